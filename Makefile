@@ -1,0 +1,37 @@
+# `make demo` and `make test` work on a fresh machine with only Python installed:
+# each creates .venv when it is missing and installs what it needs first.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip --disable-pip-version-check -q
+
+.PHONY: demo test lint typecheck clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+
+# One stamp per set of extras, redone when pyproject.toml changes.
+$(VENV)/.stamp-base: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml | $(PY)
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.stamp-base
+	$(PY) -m jaxnn.demo
+
+lint: $(VENV)/.stamp-dev
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+typecheck: $(VENV)/.stamp-dev
+	$(VENV)/bin/mypy jaxnn
+
+test: lint typecheck
+	$(PY) -m pytest -n 2 -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,282 @@
+"""The Layer protocol: layers as pairs of pure functions, shapes, keys and lifting.
+
+A layer is a value holding two pure functions::
+
+    init(key, input_shape) -> (output_shape, params, state)
+    apply(params, state, x, *, key=None, train=False) -> (y, new_state)
+
+``params`` and ``state`` are nested dicts of arrays (``{}`` when a layer has none). Shapes include
+the batch axis, which may be ``-1`` for "any batch size". Every jaxnn layer's ``init`` also takes an
+example array in place of a shape. Any callable that is not a :class:`Layer` (``jnp.tanh``,
+``jax.nn.relu``, a lambda) is lifted into a parameter-free layer by :func:`lift`; its output shape
+comes from :func:`jax.eval_shape`, so nothing runs at ``init``.
+
+The combinators in :mod:`jaxnn.combinators` (``serial``, ``parallel``, ``residual``) build
+models from layers.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnn.types import Array, Params, PRNGKey, Shape, State
+
+__all__ = [
+    "Layer",
+    "as_layer",
+    "as_shape",
+    "check_key",
+    "child_key",
+    "expand_to",
+    "infer_shape",
+    "lift",
+]
+
+
+class Layer(NamedTuple):
+    """A layer: a name and two pure functions, ``init`` and ``apply``.
+
+    Attributes:
+        init: ``init(key, input_shape) -> (output_shape, params, state)``. Computes shapes without
+            running the model.
+        apply: ``apply(params, state, x, *, key=None, train=False) -> (y, new_state)``. With
+            ``train=False`` the returned state is the input state.
+        name: The layer's name; combinators make it unique among siblings and nest its params
+            under it.
+        config: The constructor's type and arguments, for jaxnn's own layers (``None`` for lifted
+            functions and hand-written layers).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> from jaxnn import Layer
+        >>> def init(key, input_shape):
+        ...     return input_shape, {"scale": jnp.ones(input_shape[-1])}, {}
+        >>> def apply(params, state, x, *, key=None, train=False):
+        ...     return x * params["scale"], state
+        >>> scale = Layer(init, apply, "scale")
+        >>> out_shape, params, state = scale.init(jax.random.key(0), (-1, 3))
+        >>> out_shape, jax.tree.map(jnp.shape, params)
+        ((-1, 3), {'scale': (3,)})
+    """
+
+    init: Callable[..., tuple[Shape, Params, State]]
+    apply: Callable[..., tuple[Array, State]]
+    name: str
+    config: Mapping[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        """Shows the name and config, not the two function objects."""
+        if self.config is None:
+            return f"Layer(name={self.name!r})"
+        return f"Layer(name={self.name!r}, config={dict(self.config)!r})"
+
+    def __hash__(self) -> int:
+        """Hashes by identity of the functions, so a Layer can be a static argument of ``jit``."""
+        return hash((self.init, self.apply, self.name))
+
+
+# ----------------------------------------------------------------------------------------------
+# Shapes, keys and names
+
+
+def as_shape(shape_or_example: Any, *, where: str = "init") -> Shape:
+    """Returns a shape tuple from a shape or from an example array.
+
+    Args:
+        shape_or_example: A sequence of ints (``-1`` for an unknown batch size) or anything with a
+            ``.shape`` (a NumPy or JAX array, a ``jax.ShapeDtypeStruct``).
+        where: Who is asking, for the error message.
+
+    Returns:
+        The shape as a tuple of Python ints.
+
+    Raises:
+        TypeError: If the argument is neither a shape nor an array.
+        ValueError: If a dimension is negative other than ``-1``.
+
+    Example:
+        >>> import numpy as np
+        >>> as_shape((-1, 784)), as_shape(np.zeros((32, 28, 28, 1)))
+        ((-1, 784), (32, 28, 28, 1))
+    """
+    dims = getattr(shape_or_example, "shape", shape_or_example)
+    if isinstance(dims, (int, np.integer)) or not isinstance(dims, Sequence):
+        raise TypeError(
+            f"{where}: input_shape must be a tuple of ints such as (-1, 784) or an example array; "
+            f"got {type(shape_or_example).__name__} {shape_or_example!r}."
+        )
+    if not all(isinstance(d, (int, np.integer)) for d in dims):
+        raise TypeError(f"{where}: input_shape must contain only ints; got {tuple(dims)!r}.")
+    shape = tuple(int(d) for d in dims)
+    if any(d < -1 for d in shape):
+        raise ValueError(
+            f"{where}: input_shape dimensions must be >= 0, or -1 for an unknown batch size; "
+            f"got {shape}."
+        )
+    return shape
+
+
+def check_key(key: Any, *, where: str) -> None:
+    """Raises a clear ``TypeError`` unless ``key`` is a JAX PRNG key.
+
+    Both typed keys (``jax.random.key``) and legacy ``uint32[2]`` keys (``jax.random.PRNGKey``)
+    are accepted.
+
+    Args:
+        key: The object to check.
+        where: Who is asking, for the error message.
+
+    Raises:
+        TypeError: If ``key`` is not a PRNG key.
+
+    Example:
+        >>> import jax
+        >>> check_key(jax.random.key(0), where="demo")
+        >>> check_key(3, where="demo")
+        Traceback (most recent call last):
+        ...
+        TypeError: demo: key must be a PRNG key from jax.random.key(seed) or \
+jax.random.PRNGKey(seed); got int 3.
+    """
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None:
+        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and np.ndim(key) == 0:
+            return
+        if dtype == jnp.uint32 and tuple(np.shape(key)) == (2,):
+            return
+    raise TypeError(
+        f"{where}: key must be a PRNG key from jax.random.key(seed) or jax.random.PRNGKey(seed); "
+        f"got {type(key).__name__} {key!r}."
+    )
+
+
+def child_key(key: PRNGKey | None, index: int) -> PRNGKey | None:
+    """Returns child ``index``'s own key, ``fold_in(key, index)``, or ``None`` when ``key`` is.
+
+    Example:
+        >>> import jax
+        >>> child_key(None, 0) is None
+        True
+        >>> k = jax.random.key(0)
+        >>> first, second = (jax.random.key_data(child_key(k, i)) for i in (0, 1))
+        >>> bool((first != second).any())
+        True
+    """
+    return None if key is None else jax.random.fold_in(key, index)
+
+
+def expand_to(v: Array, ndim: int) -> Array:
+    """Prepends unit axes so that ``v`` has ``ndim`` axes, for explicit broadcasting.
+
+    jaxnn code never relies on implicit rank promotion (the tests run with
+    ``jax_numpy_rank_promotion="raise"``), so a bias ``(C,)`` meets activations ``(N, ..., C)``
+    through this.
+
+    Example:
+        >>> expand_to(jnp.ones(3), 3).shape
+        (1, 1, 3)
+    """
+    return jnp.reshape(v, (1,) * (ndim - v.ndim) + v.shape)
+
+
+def _name_of(fn: Callable) -> str:
+    """A snake_case name for a callable: ``jnp.tanh`` -> ``tanh``, a lambda -> ``lambda``."""
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    raw = getattr(fn, "__name__", None) or type(fn).__name__
+    name = re.sub(r"[^0-9a-zA-Z_]+", "_", raw).strip("_").lower()
+    return name or "fn"
+
+
+# ----------------------------------------------------------------------------------------------
+# Lifting a plain function
+
+
+def _eval_shape(fn: Callable, shape: Shape) -> Shape:
+    out = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, jnp.float32))
+    if not hasattr(out, "shape"):
+        raise TypeError(f"must return one array; returned {type(out).__name__}")
+    return tuple(out.shape)
+
+
+def infer_shape(fn: Callable[[Array], Array], input_shape: Shape) -> Shape:
+    """The output shape of ``fn`` for a float32 input of ``input_shape``, without running it.
+
+    A ``-1`` (unknown batch) dimension is traced at two sizes; every output dimension that changes
+    with it becomes ``-1``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> infer_shape(lambda x: x.reshape(x.shape[0], -1), (-1, 4, 5))
+        (-1, 20)
+    """
+    if -1 not in input_shape:
+        return _eval_shape(fn, input_shape)
+    small = _eval_shape(fn, tuple(2 if d == -1 else d for d in input_shape))
+    large = _eval_shape(fn, tuple(3 if d == -1 else d for d in input_shape))
+    return tuple(a if a == b else -1 for a, b in zip(small, large, strict=True))
+
+
+def lift(fn: Callable[[Array], Array], *, name: str | None = None) -> Layer:
+    """Makes a parameter-free layer from any array function.
+
+    .. math:: y = f(x)
+
+    Args:
+        fn: A function of one array returning one array, e.g. ``jnp.tanh`` or
+            ``lambda x: x ** 2``.
+        name: The layer's name; by default the function's name in snake_case (``tanh``,
+            ``lambda``).
+
+    Returns:
+        A :class:`Layer` with ``params == state == {}``.
+
+    Raises:
+        TypeError: If ``fn`` is not callable or ``init`` finds it does not return one array.
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> layer = lift(jnp.tanh)
+        >>> layer.name, layer.init(jax.random.key(0), (-1, 3))
+        ('tanh', ((-1, 3), {}, {}))
+    """
+    if isinstance(fn, Layer) or not callable(fn):
+        raise TypeError(f"lift: fn must be a plain callable; got {type(fn).__name__} {fn!r}.")
+    layer_name = name or _name_of(fn)
+
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
+        del key  # no parameters to draw
+        shape = as_shape(input_shape, where=f"lifted function '{layer_name}'")
+        try:
+            return infer_shape(fn, shape), {}, {}
+        except TypeError as error:
+            raise TypeError(
+                f"lifted function '{layer_name}' on input shape {shape}: {error}"
+            ) from error
+
+    def apply(
+        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+    ) -> tuple[Array, State]:
+        del params, key, train
+        return fn(x), state
+
+    return Layer(init, apply, layer_name)
+
+
+def as_layer(obj: Any, *, where: str = "serial") -> Layer:
+    """Returns ``obj`` if it is a :class:`Layer`, lifts it if it is callable, else raises."""
+    if isinstance(obj, Layer):
+        return obj
+    if callable(obj):
+        return lift(obj)
+    raise TypeError(
+        f"{where}: each layer must be a jaxnn Layer or a callable such as jnp.tanh; "
+        f"got {type(obj).__name__} {obj!r}."
+    )

@@ -1,0 +1,113 @@
+r"""Parameter initializers by name, taken from :mod:`jax.nn.initializers`.
+
+An initializer is a plain function ``(key, shape, dtype) -> array``. Layers accept one of the names
+below or any such function. Fan-in and fan-out follow the kernel layout ``(..., D_in, D_out)``:
+the second-to-last axis is the input, the last the output (``jax.nn.initializers`` defaults).
+
+==================  ==========================================================================
+name                distribution
+==================  ==========================================================================
+``glorot_uniform``  :math:`U(-a, a)`, :math:`a = \sqrt{6 / (\text{fan\_in} + \text{fan\_out})}`
+``glorot_normal``   truncated normal, variance :math:`2 / (\text{fan\_in} + \text{fan\_out})`
+``he_uniform``      :math:`U(-a, a)`, :math:`a = \sqrt{6 / \text{fan\_in}}`
+``he_normal``       truncated normal, variance :math:`2 / \text{fan\_in}`
+``lecun_uniform``   :math:`U(-a, a)`, :math:`a = \sqrt{3 / \text{fan\_in}}`
+``lecun_normal``    truncated normal, variance :math:`1 / \text{fan\_in}`
+``orthogonal``      a random orthogonal matrix (QR of a Gaussian matrix)
+``normal``          :math:`N(0, 0.05^2)` (the Keras ``RandomNormal`` default)
+``uniform``         :math:`U(-0.05, 0.05)` (the Keras ``RandomUniform`` default)
+``truncated_normal``normal with standard deviation 0.05, cut at two standard deviations
+``zeros``, ``ones`` constants
+==================  ==========================================================================
+
+``xavier_*`` and ``kaiming_*`` are aliases of ``glorot_*`` and ``he_*``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+from jax.nn import initializers as jinit
+
+from jaxnn.types import Array
+
+__all__ = ["get", "names"]
+
+
+def _centered_uniform(scale: float) -> Callable[..., Array]:
+    # jax's uniform(scale) draws from [0, scale); Keras' RandomUniform is symmetric about 0.
+    def init(key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype = jnp.float32) -> Array:
+        return jax.random.uniform(key, shape, dtype, minval=-scale, maxval=scale)
+
+    return init
+
+
+_BY_NAME: dict[str, Callable[..., Array]] = {
+    "glorot_uniform": jinit.glorot_uniform(),
+    "glorot_normal": jinit.glorot_normal(),
+    "xavier_uniform": jinit.xavier_uniform(),
+    "xavier_normal": jinit.xavier_normal(),
+    "he_uniform": jinit.he_uniform(),
+    "he_normal": jinit.he_normal(),
+    "kaiming_uniform": jinit.kaiming_uniform(),
+    "kaiming_normal": jinit.kaiming_normal(),
+    "lecun_uniform": jinit.lecun_uniform(),
+    "lecun_normal": jinit.lecun_normal(),
+    "orthogonal": jinit.orthogonal(),
+    "normal": jinit.normal(0.05),
+    "uniform": _centered_uniform(0.05),
+    "truncated_normal": jinit.truncated_normal(0.05),
+    "zeros": jinit.zeros,
+    "ones": jinit.ones,
+}
+
+
+def names() -> list[str]:
+    """All initializer names, sorted.
+
+    Example:
+        >>> names()[:3]
+        ['glorot_normal', 'glorot_uniform', 'he_normal']
+    """
+    return sorted(_BY_NAME)
+
+
+def get(
+    initializer: str | Callable[..., Array], *, where: str = "initializer"
+) -> Callable[..., Array]:
+    """Looks up an initializer by name; a callable is returned as it is.
+
+    Args:
+        initializer: A name from the table above (case-insensitive) or a function
+            ``(key, shape, dtype) -> array``.
+        where: Who is asking (a layer and argument), for the error message.
+
+    Returns:
+        The initializer function.
+
+    Raises:
+        ValueError: For an unknown name; the message lists the known names.
+        TypeError: If ``initializer`` is neither a string nor callable.
+
+    Example:
+        >>> import jax
+        >>> w = get("he_normal")(jax.random.key(0), (784, 64), jnp.float32)
+        >>> w.shape, bool(abs(float(w.std()) - (2 / 784) ** 0.5) < 0.005)
+        ((784, 64), True)
+    """
+    if callable(initializer):
+        return initializer
+    if not isinstance(initializer, str):
+        raise TypeError(
+            f"{where} must be an initializer name such as 'glorot_uniform' or a function "
+            f"(key, shape, dtype) -> array; got {type(initializer).__name__} {initializer!r}."
+        )
+    try:
+        return _BY_NAME[initializer.lower()]
+    except KeyError:
+        raise ValueError(
+            f"{where}: unknown initializer {initializer!r}. Known initializers: "
+            f"{', '.join(names())}."
+        ) from None

@@ -1,0 +1,179 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxnn
+from jaxnn import paths
+from jaxnn.layers import BatchNorm, Dense, Dropout
+
+
+def test_serial_names_are_unique_and_nest_params(key):
+    model = jaxnn.serial(Dense(3), jnp.tanh, Dense(3), jnp.tanh, Dense(1, name="head"))
+    shape, params, state = model.init(key, (-1, 2))
+    assert shape == (-1, 1)
+    assert list(params) == ["dense", "tanh", "dense_1", "tanh_1", "head"]
+    assert params["tanh"] == {} and state["dense"] == {}
+    assert params["dense_1"]["w"].shape == (3, 3)
+    assert [p for p, _ in paths.leaves_with_paths(params)] == [
+        "dense/b",
+        "dense/w",
+        "dense_1/b",
+        "dense_1/w",
+        "head/b",
+        "head/w",
+    ]
+
+
+def test_nested_combinators_give_paths_through_names(key):
+    encoder = jaxnn.serial(Dense(4), jnp.tanh, Dense(2), name="encoder")
+    model = jaxnn.serial(encoder, Dense(1))
+    _, params, _ = model.init(key, (-1, 3))
+    assert params["encoder"]["dense_1"]["w"].shape == (4, 2)
+
+
+def test_serial_apply_matches_numpy_forward(key):
+    model = jaxnn.serial(Dense(4), jnp.tanh, Dense(2))
+    _, params, state = model.init(key, (-1, 3))
+    x = np.arange(6, dtype=np.float32).reshape(2, 3) / 5
+    p = jax.tree.map(np.asarray, params)
+    expected = (
+        np.tanh(x @ p["dense"]["w"] + p["dense"]["b"]) @ p["dense_1"]["w"] + p["dense_1"]["b"]
+    )
+    y, _ = model.apply(params, state, jnp.asarray(x))
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_each_child_gets_its_own_key(key):
+    model = jaxnn.serial(Dense(5), Dense(5))
+    _, params, _ = model.init(key, (-1, 5))
+    assert not np.allclose(params["dense"]["w"], params["dense_1"]["w"])
+    # Two dropouts given one apply key draw different masks.
+    drops = jaxnn.parallel(Dropout(0.5), Dropout(0.5))
+    _, p, s = drops.init(key, (-1, 200))
+    y, _ = drops.apply(p, s, jnp.ones((1, 200)), key=key, train=True)
+    assert not np.array_equal(y[:, :200] == 0, y[:, 200:] == 0)
+
+
+def test_same_key_same_params_different_key_different_params():
+    model = jaxnn.serial(Dense(4), Dense(2))
+    _, a, _ = model.init(jax.random.key(1), (-1, 3))
+    _, b, _ = model.init(jax.random.key(1), (-1, 3))
+    _, c, _ = model.init(jax.random.key(2), (-1, 3))
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+    assert not np.allclose(a["dense"]["w"], c["dense"]["w"])
+
+
+def test_legacy_prngkey_works_everywhere():
+    model = jaxnn.serial(Dense(4), Dropout(0.5), Dense(1))
+    _, params, state = model.init(jax.random.PRNGKey(0), (-1, 3))
+    y, _ = model.apply(params, state, jnp.ones((2, 3)), key=jax.random.PRNGKey(1), train=True)
+    assert y.shape == (2, 1)
+
+
+def test_state_is_threaded_and_unchanged_in_evaluation(key):
+    model = jaxnn.serial(Dense(3), BatchNorm(momentum=0.5))
+    _, params, state = model.init(key, (-1, 2))
+    x = jnp.array([[1.0, 2.0], [3.0, -1.0], [0.5, 0.0]])
+    _, new_state = model.apply(params, state, x, train=True)
+    p = jax.tree.map(np.asarray, params)
+    h = np.asarray(x) @ p["dense"]["w"] + p["dense"]["b"]
+    np.testing.assert_allclose(
+        new_state["batch_norm"]["mean"], 0.5 * h.mean(0), rtol=1e-5, atol=1e-7
+    )
+    _, eval_state = model.apply(params, new_state, x, train=False)
+    jax.tree.map(np.testing.assert_array_equal, eval_state, new_state)
+
+
+def test_serial_errors_name_the_child(key):
+    model = jaxnn.serial(Dense(3), Dense(2, name="head"))
+    with pytest.raises(
+        ValueError,
+        match=r"serial 'serial', layer 0 \('dense'\): Dense 'dense': input_shape must be",
+    ):
+        model.init(key, (784,))
+    _, params, state = model.init(key, (-1, 4))
+    with pytest.raises(
+        ValueError,
+        match=r"Dense 'dense': x must have shape \(N, \.\.\., 4\); got \(5,\)\. Add a batch axis",
+    ):
+        model.apply(params, state, jnp.ones(5))
+    with pytest.raises(
+        ValueError,
+        match=r"params must be a dict with one entry per layer, \['dense', 'head'\]; got \['dense'\]",
+    ):
+        model.apply({"dense": params["dense"]}, state, jnp.ones((1, 4)))
+    with pytest.raises(ValueError, match="needs at least one layer"):
+        jaxnn.serial()
+    with pytest.raises(
+        TypeError,
+        match=r"serial 'serial': each layer must be a jaxnn Layer or a callable .* got int 3",
+    ):
+        jaxnn.serial(Dense(2), 3)
+
+
+def test_residual_adds_the_input(key):
+    block = jaxnn.residual(Dense(3), jnp.tanh)
+    shape, params, state = block.init(key, (-1, 3))
+    assert shape == (-1, 3)
+    x = jnp.array([[0.1, -0.2, 0.3]])
+    p = jax.tree.map(np.asarray, params)
+    expected = np.asarray(x) + np.tanh(np.asarray(x) @ p["dense"]["w"] + p["dense"]["b"])
+    np.testing.assert_allclose(block.apply(params, state, x)[0], expected, rtol=1e-6, atol=1e-6)
+
+
+def test_residual_shape_mismatch_is_explained(key):
+    with pytest.raises(
+        ValueError, match=r"residual 'residual': the body maps input shape \(-1, 3\) to \(-1, 2\)"
+    ):
+        jaxnn.residual(Dense(2)).init(key, (-1, 3))
+
+
+def test_parallel_concat_and_sum(key):
+    both = jaxnn.parallel(Dense(2), Dense(3))
+    shape, params, state = both.init(key, (-1, 4))
+    assert shape == (-1, 5)
+    x = jnp.ones((2, 4))
+    y, _ = both.apply(params, state, x)
+    p = jax.tree.map(np.asarray, params)
+    np.testing.assert_allclose(
+        y[:, :2], np.asarray(x) @ p["dense"]["w"] + p["dense"]["b"], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        y[:, 2:], np.asarray(x) @ p["dense_1"]["w"] + p["dense_1"]["b"], rtol=1e-6
+    )
+
+    summed = jaxnn.parallel(Dense(3), lambda x: x[:, :3] * 2, combine="sum")
+    shape, params, state = summed.init(key, (-1, 4))
+    assert shape == (-1, 3)
+    y, _ = summed.apply(params, state, x)
+    p = jax.tree.map(np.asarray, params)
+    np.testing.assert_allclose(
+        y, np.asarray(x) @ p["dense"]["w"] + p["dense"]["b"] + 2.0, rtol=1e-6
+    )
+
+
+def test_parallel_errors(key):
+    with pytest.raises(ValueError, match=r"combine must be one of \['concat', 'sum'\]; got 'max'"):
+        jaxnn.parallel(Dense(2), combine="max")
+    with pytest.raises(
+        ValueError,
+        match=r"combine='sum' needs every branch to give the same shape; got 'dense': \(-1, 2\), 'dense_1': \(-1, 3\)",
+    ):
+        jaxnn.parallel(Dense(2), Dense(3), combine="sum").init(key, (-1, 4))
+    with pytest.raises(
+        ValueError, match="combine='concat' on axis 0 needs every other axis to agree"
+    ):
+        jaxnn.parallel(Dense(2), Dense(3), axis=0).init(key, (-1, 4))
+
+
+def test_jit_apply_equals_apply_for_a_model(key):
+    model = jaxnn.serial(Dense(8), jax.nn.relu, BatchNorm(), Dropout(0.2), Dense(3))
+    _, params, state = model.init(key, (-1, 5))
+    x = jax.random.normal(key, (6, 5))
+    k = jax.random.key(3)
+    eager = model.apply(params, state, x, key=k, train=True)
+    jitted = jax.jit(lambda p, s, x, k: model.apply(p, s, x, key=k, train=True))(
+        params, state, x, k
+    )
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), eager, jitted)

@@ -1,0 +1,43 @@
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnn import demo
+
+
+def test_xor_demo_reaches_full_accuracy_and_low_loss():
+    params, state, log = demo.train_xor(steps=300)
+    steps, loss, acc = log[-1]
+    assert steps == 300 and acc == 1.0 and loss < 0.05
+    assert log[0][1] > loss  # the loss fell
+
+
+def test_train_step_compiles_once():
+    import optax
+
+    model = demo.xor_model()
+    _, params, state = model.init(__import__("jax").random.key(0), demo.XOR_X.shape)
+    optimizer = optax.sgd(0.1)
+    step = demo._make_step(model, state, optimizer)
+    opt_state = optimizer.init(params)
+    params, opt_state, _ = step(params, opt_state, demo.XOR_X, demo.XOR_Y)
+    params, opt_state, _ = step(params, opt_state, demo.XOR_X, demo.XOR_Y)
+    assert step._cache_size() == 1
+
+
+def test_main_prints_truth_table(capsys):
+    demo.main()
+    out = capsys.readouterr().out
+    assert "final accuracy 100%" in out
+    rows = [line for line in out.splitlines() if "|" in line][1:]
+    targets = [float(r.split("|")[1].split()[0]) for r in rows]
+    probs = [float(r.split("|")[1].split()[1]) for r in rows]
+    assert targets == [0, 1, 1, 0]
+    np.testing.assert_array_equal(np.round(probs), targets)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_other_seeds_also_solve_xor(seed):
+    _, _, log = demo.train_xor(steps=500, seed=seed)
+    assert log[-1][2] == 1.0
+    assert float(jnp.asarray(log[-1][1])) < 0.05
