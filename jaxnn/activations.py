@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.special
 
+from jaxnn.core import lookup
 from jaxnn.types import Array
 
 __all__ = [
@@ -448,14 +449,4 @@ def get(activation: str | Callable[..., Array]) -> Callable[..., Array]:
     """
     if callable(activation):
         return activation
-    if not isinstance(activation, str):
-        raise TypeError(
-            f"activation must be a name such as 'relu' or a callable; "
-            f"got {type(activation).__name__} {activation!r}."
-        )
-    try:
-        return _BY_NAME[activation.lower()]
-    except KeyError:
-        raise ValueError(
-            f"Unknown activation {activation!r}. Known activations: {', '.join(names())}."
-        ) from None
+    return lookup(_BY_NAME, activation, kind="activation", example="relu")

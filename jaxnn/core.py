@@ -33,10 +33,12 @@ __all__ = [
     "as_layer",
     "as_shape",
     "check_key",
+    "check_positive_int",
     "child_key",
     "expand_to",
     "infer_shape",
     "lift",
+    "lookup",
 ]
 
 
@@ -157,6 +159,75 @@ jax.random.PRNGKey(seed); got int 3.
     )
 
 
+def check_positive_int(value: Any, *, where: str, arg: str) -> int:
+    """Returns ``value`` if it is an int >= 1, else raises a clear error naming ``arg``.
+
+    Example:
+        >>> check_positive_int(3, where="Dense 'dense'", arg="units")
+        3
+        >>> check_positive_int(0, where="Dense 'dense'", arg="units")
+        Traceback (most recent call last):
+        ...
+        ValueError: Dense 'dense': units must be >= 1; got 0.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(
+            f"{where}: {arg} must be a positive int; got {type(value).__name__} {value!r}."
+        )
+    if value < 1:
+        raise ValueError(f"{where}: {arg} must be >= 1; got {value}.")
+    return int(value)
+
+
+def lookup(
+    table: Mapping[str, Any],
+    name: Any,
+    *,
+    kind: str,
+    example: str,
+    where: str = "",
+    alternative: str = "a callable",
+) -> Any:
+    """Finds ``name`` (case-insensitive) in a table of named functions, with clear errors.
+
+    Args:
+        table: Lower-case names to values.
+        name: The name asked for.
+        kind: What the table holds, for the message (``"activation"``).
+        example: A valid name to show when ``name`` is not a string.
+        where: Who is asking (a layer and argument), put in front of the message.
+        alternative: What else the caller accepts instead of a name, for the message.
+
+    Returns:
+        The value stored under ``name``.
+
+    Raises:
+        TypeError: If ``name`` is not a string.
+        ValueError: For an unknown name; the message lists the known names, sorted.
+
+    Example:
+        >>> lookup({"relu": 1, "tanh": 2}, "Tanh", kind="activation", example="relu")
+        2
+        >>> lookup({"relu": 1, "tanh": 2}, "rleu", kind="activation", example="relu")
+        Traceback (most recent call last):
+        ...
+        ValueError: Unknown activation 'rleu'. Known activations: relu, tanh.
+    """
+    if not isinstance(name, str):
+        raise TypeError(
+            f"{where or kind} must be a name such as {example!r} or {alternative}; "
+            f"got {type(name).__name__} {name!r}."
+        )
+    try:
+        return table[name.lower()]
+    except KeyError:
+        unknown = f"{where}: unknown {kind}" if where else f"Unknown {kind}"
+        plural = kind + ("es" if kind.endswith("s") else "s")
+        raise ValueError(
+            f"{unknown} {name!r}. Known {plural}: {', '.join(sorted(table))}."
+        ) from None
+
+
 def child_key(key: PRNGKey | None, index: int) -> PRNGKey | None:
     """Returns child ``index``'s own key, ``fold_in(key, index)``, or ``None`` when ``key`` is.
 
@@ -271,7 +342,12 @@ def lift(fn: Callable[[Array], Array], *, name: str | None = None) -> Layer:
 
 
 def as_layer(obj: Any, *, where: str = "serial") -> Layer:
-    """Returns ``obj`` if it is a :class:`Layer`, lifts it if it is callable, else raises."""
+    """Returns ``obj`` if it is a :class:`Layer`, lifts it if it is callable, else raises.
+
+    Example:
+        >>> as_layer(jnp.tanh).name
+        'tanh'
+    """
     if isinstance(obj, Layer):
         return obj
     if callable(obj):

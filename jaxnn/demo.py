@@ -40,7 +40,12 @@ def _make_step(model: Layer, state: State, optimizer: optax.GradientTransformati
 
 
 def xor_model() -> Layer:
-    """The demo's model: ``serial(Dense(8), tanh, Dense(1))``, one logit out."""
+    """The demo's model: ``serial(Dense(8), tanh, Dense(1))``, one logit out.
+
+    Example:
+        >>> xor_model().init(jax.random.key(0), (-1, 2))[0]
+        (-1, 1)
+    """
     return serial(Dense(8), activations.tanh, Dense(1))
 
 
@@ -81,7 +86,13 @@ def train_xor(
 
 
 def main() -> None:
-    """Runs the demo and prints the truth table the network learned."""
+    """Runs the demo and prints the truth table the network learned.
+
+    Example:
+        >>> main()  # doctest: +ELLIPSIS
+        jaxnn demo: an MLP 2-8-1 (tanh) learns XOR ...
+        final accuracy 100% in ... s
+    """
     print(
         "jaxnn demo: an MLP 2-8-1 (tanh) learns XOR with a jit-compiled Optax (Adam) step",
         flush=True,

@@ -18,7 +18,12 @@ __all__ = ["check_labels", "is_traced", "one_hot", "to_categorical"]
 
 
 def is_traced(x: Any) -> bool:
-    """Whether ``x`` is an abstract value inside ``jit``/``grad`` (its values are unknown)."""
+    """Whether ``x`` is an abstract value inside ``jit``/``grad`` (its values are unknown).
+
+    Example:
+        >>> is_traced(jnp.ones(2)), jax.jit(lambda x: is_traced(x) * x)(1.0)
+        (False, Array(1., dtype=float32, weak_type=True))
+    """
     return isinstance(x, jax.core.Tracer)
 
 

@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 from jax.nn import initializers as jinit
 
+from jaxnn.core import lookup
 from jaxnn.types import Array
 
 __all__ = ["get", "names"]
@@ -99,15 +100,4 @@ def get(
     """
     if callable(initializer):
         return initializer
-    if not isinstance(initializer, str):
-        raise TypeError(
-            f"{where} must be an initializer name such as 'glorot_uniform' or a function "
-            f"(key, shape, dtype) -> array; got {type(initializer).__name__} {initializer!r}."
-        )
-    try:
-        return _BY_NAME[initializer.lower()]
-    except KeyError:
-        raise ValueError(
-            f"{where}: unknown initializer {initializer!r}. Known initializers: "
-            f"{', '.join(names())}."
-        ) from None
+    return lookup(_BY_NAME, initializer, kind="initializer", example="glorot_uniform", where=where)

@@ -54,7 +54,10 @@ def test_lookup_errors():
         match=r"initializer: unknown initializer 'xavier'\. Known initializers: glorot_normal, .*zeros",
     ):
         initializers.get("xavier")
-    with pytest.raises(TypeError, match="must be an initializer name"):
+    with pytest.raises(
+        TypeError,
+        match=r"initializer must be a name such as 'glorot_uniform' or a callable; got float 1.0",
+    ):
         initializers.get(1.0)
     fn = lambda key, shape, dtype: jnp.zeros(shape, dtype)  # noqa: E731
     assert initializers.get(fn) is fn

@@ -9,21 +9,10 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn import activations, initializers
-from jaxnn.core import Layer, as_shape, check_key, expand_to
+from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
-__all__ = ["Dense", "check_positive_int"]
-
-
-def check_positive_int(value: Any, *, where: str, arg: str) -> int:
-    """Returns ``value`` as an int if it is an integer >= 1, else raises a clear error."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{where}: {arg} must be a positive int; got {type(value).__name__} {value!r}."
-        )
-    if value < 1:
-        raise ValueError(f"{where}: {arg} must be >= 1; got {value}.")
-    return value
+__all__ = ["Dense"]
 
 
 def Dense(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from jaxnn.core import lookup
 from jaxnn.losses.binary import binary_cross_entropy, hinge, sigmoid_binary_cross_entropy
 from jaxnn.losses.categorical import (
     categorical_cross_entropy,
@@ -63,11 +64,4 @@ def get(loss: str | Callable[..., Array]) -> Callable[..., Array]:
     """
     if callable(loss):
         return loss
-    if not isinstance(loss, str):
-        raise TypeError(
-            f"loss must be a name such as 'mse' or a callable; got {type(loss).__name__} {loss!r}."
-        )
-    try:
-        return _BY_NAME[loss.lower()]
-    except KeyError:
-        raise ValueError(f"Unknown loss {loss!r}. Known losses: {', '.join(names())}.") from None
+    return lookup(_BY_NAME, loss, kind="loss", example="mse")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jaxnn import losses
+from jaxnn.core import lookup
 from jaxnn.metrics.base import Metric
 from jaxnn.metrics.classification import Accuracy, F1Score, Precision, Recall, TopKAccuracy
 from jaxnn.metrics.ranking import AUC
@@ -55,11 +56,4 @@ def get(metric: str | Metric) -> Metric:
     """
     if isinstance(metric, Metric):
         return metric
-    if not isinstance(metric, str):
-        raise TypeError(f"metric must be a name such as 'accuracy' or a Metric; got {metric!r}.")
-    try:
-        return _BY_NAME[metric.lower()]()
-    except KeyError:
-        raise ValueError(
-            f"Unknown metric {metric!r}. Known metrics: {', '.join(names())}."
-        ) from None
+    return lookup(_BY_NAME, metric, kind="metric", example="accuracy", alternative="a Metric")()

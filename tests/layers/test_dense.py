@@ -64,7 +64,7 @@ def test_dense_glorot_uniform_default_bounds(key):
         (
             {"units": 2, "bias_init": 0},
             TypeError,
-            "Dense 'dense' bias_init must be an initializer name",
+            r"Dense 'dense' bias_init must be a name such as 'glorot_uniform' or a callable; got int 0",
         ),
     ],
 )
