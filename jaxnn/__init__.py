@@ -4,16 +4,44 @@ Layers are ``init``/``apply`` pairs over plain dicts of arrays; any ``jnp`` func
 randomness and state are explicit. See ``DESIGN.md`` for the protocol.
 """
 
-from jaxnn import activations, initializers, layers, losses, metrics, paths, regularizers
+from jaxnn import (
+    activations,
+    callbacks,
+    checkpoint,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    paths,
+    regularizers,
+)
 from jaxnn.combinators import parallel, residual, serial
 from jaxnn.core import Layer, lift
 from jaxnn.encoding import one_hot, to_categorical
+from jaxnn.train import (
+    TrainState,
+    evaluate,
+    fit,
+    make_eval_step,
+    make_train_step,
+    predict,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Layer",
+    "TrainState",
     "activations",
+    "callbacks",
+    "checkpoint",
+    "evaluate",
+    "fit",
+    "make_eval_step",
+    "make_train_step",
+    "optimizers",
+    "predict",
     "initializers",
     "layers",
     "lift",

@@ -1,0 +1,475 @@
+"""Callbacks: host-side hooks that ``fit`` calls between compiled chunks of steps.
+
+Subclass :class:`Callback` and override the hooks you need; each receives the :class:`FitRun`,
+which holds the model, the current TrainState and the History, and whose ``stop_training`` flag
+ends training after the current epoch. A callback may replace ``run.train_state`` (EarlyStopping
+does, to restore the best weights).
+
+``fit`` adds :class:`TerminateOnNaN` unless one is given, and a :class:`ProgressBar` when
+``verbose > 0``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jax
+import numpy as np
+
+from jaxnn import checkpoint
+from jaxnn.core import Layer
+
+if TYPE_CHECKING:  # jaxnn.train imports this module; TrainState is needed for hints only
+    from jaxnn.train.state import TrainState
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "FitRun",
+    "History",
+    "LambdaCallback",
+    "ModelCheckpoint",
+    "ProgressBar",
+    "TensorBoard",
+    "TerminateOnNaN",
+]
+
+Logs = dict[str, Any]
+
+
+@dataclass
+class History:
+    """What ``fit`` returns beside the TrainState.
+
+    Attributes:
+        history: Per-epoch values keyed as Keras does: ``loss``, ``accuracy``, ``val_loss``,
+            ``val_accuracy`` ...
+        epoch: The epoch numbers (0-based) that ran.
+        epoch_times: Wall-clock seconds of each epoch, training and validation; the first
+            includes compilation.
+        samples_per_second: Training samples per second of each epoch (validation excluded).
+        stop_reason: Why training stopped before ``epochs``, or ``None``.
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: list[int] = field(default_factory=list)
+    epoch_times: list[float] = field(default_factory=list)
+    samples_per_second: list[float] = field(default_factory=list)
+    stop_reason: str | None = None
+
+    def append(self, epoch: int, logs: Logs, seconds: float, samples_per_second: float) -> None:
+        """Records one epoch."""
+        self.epoch.append(epoch)
+        self.epoch_times.append(seconds)
+        self.samples_per_second.append(samples_per_second)
+        for name, value in logs.items():
+            self.history.setdefault(name, []).append(value)
+
+
+@dataclass
+class FitRun:
+    """The state of a ``fit`` call that callbacks see and may change.
+
+    Attributes:
+        model: The model being trained.
+        train_state: The current TrainState (replaceable).
+        history: The History so far.
+        epochs: The last epoch (exclusive) that ``fit`` will run.
+        steps_per_epoch: Optimizer steps per epoch.
+        stop_training: Set to ``True`` to stop after the current epoch.
+        stop_reason: A sentence saying why, for ``History.stop_reason``.
+    """
+
+    model: Layer
+    train_state: TrainState
+    history: History
+    epochs: int
+    steps_per_epoch: int
+    stop_training: bool = False
+    stop_reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        """Stops training after this epoch, recording why."""
+        self.stop_training = True
+        self.stop_reason = self.stop_reason or reason
+
+
+class Callback:
+    """Base class of callbacks; every hook does nothing by default.
+
+    Example:
+        >>> class PrintLoss(Callback):
+        ...     def on_epoch_end(self, epoch, logs, run):
+        ...         print(f"epoch {epoch}: {logs['loss']:.3f}")
+    """
+
+    def on_train_begin(self, run: FitRun) -> None:
+        """Called once before the first epoch."""
+
+    def on_epoch_begin(self, epoch: int, run: FitRun) -> None:
+        """Called before each epoch (0-based)."""
+
+    def on_chunk_end(self, epoch: int, steps_done: int, logs: Logs, run: FitRun) -> None:
+        """Called after each compiled chunk of steps with the epoch's running training logs."""
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Called after each epoch with its training and validation logs."""
+
+    def on_train_end(self, run: FitRun) -> None:
+        """Called once after the last epoch."""
+
+
+class LambdaCallback(Callback):
+    """A callback made of plain functions, for one-off hooks.
+
+    Args:
+        on_epoch_end: ``fn(epoch, logs, run)``, optional.
+        on_train_end: ``fn(run)``, optional.
+
+    Example:
+        >>> seen = []
+        >>> cb = LambdaCallback(on_epoch_end=lambda epoch, logs, run: seen.append(epoch))
+    """
+
+    def __init__(
+        self,
+        *,
+        on_epoch_end: Callable[[int, Logs, FitRun], None] | None = None,
+        on_train_end: Callable[[FitRun], None] | None = None,
+    ) -> None:
+        """Stores the functions."""
+        self._epoch_end, self._train_end = on_epoch_end, on_train_end
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Calls the ``on_epoch_end`` function, if any."""
+        if self._epoch_end is not None:
+            self._epoch_end(epoch, logs, run)
+
+    def on_train_end(self, run: FitRun) -> None:
+        """Calls the ``on_train_end`` function, if any."""
+        if self._train_end is not None:
+            self._train_end(run)
+
+
+def _is_finite(value: Any) -> bool:
+    return bool(np.all(np.isfinite(np.asarray(value, dtype=np.float64))))
+
+
+class TerminateOnNaN(Callback):
+    """Stops training when a logged value (training or validation) is NaN or Inf.
+
+    ``fit`` itself stops at the first non-finite training loss and returns the last finite state;
+    this callback also watches validation and metric values at the end of each epoch.
+    """
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Stops if any value in ``logs`` is not finite."""
+        bad = sorted(k for k, v in logs.items() if not _is_finite(v))
+        if bad:
+            run.stop(f"TerminateOnNaN: {bad} not finite at the end of epoch {epoch + 1}.")
+
+
+_MAX_WORDS = ("acc", "auc", "precision", "recall", "f1")
+
+
+def _resolve_mode(monitor: str, mode: str, where: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{where}: mode must be 'auto', 'min' or 'max'; got {mode!r}.")
+    if mode != "auto":
+        return mode
+    return "max" if any(word in monitor for word in _MAX_WORDS) else "min"
+
+
+class _Monitor:
+    """Tracks the best value of one logged quantity."""
+
+    def __init__(self, monitor: str, mode: str, min_delta: float, where: str) -> None:
+        self.monitor, self.where = monitor, where
+        self.mode = _resolve_mode(monitor, mode, where)
+        self.min_delta = abs(min_delta)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def value(self, logs: Logs) -> float | None:
+        if self.monitor not in logs:
+            warnings.warn(
+                f"{self.where}: monitor {self.monitor!r} is not in the logs {sorted(logs)}; "
+                f"pass validation data for val_* quantities.",
+                stacklevel=3,
+            )
+            return None
+        return float(logs[self.monitor])
+
+    def improved(self, value: float) -> bool:
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
+
+
+class EarlyStopping(Callback):
+    """Stops training when a monitored quantity has stopped improving.
+
+    Args:
+        monitor: The log key to watch (default ``"val_loss"``).
+        mode: ``"min"``, ``"max"`` or ``"auto"`` (default: max for accuracy-like names).
+        min_delta: The smallest change that counts as an improvement (default 0).
+        patience: Epochs without improvement before stopping (default 0).
+        restore_best_weights: Return the TrainState of the best epoch instead of the last
+            (default ``False``).
+
+    Raises:
+        ValueError: For an unknown mode or a negative patience.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        *,
+        mode: str = "auto",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        restore_best_weights: bool = False,
+    ) -> None:
+        """Records the options."""
+        if patience < 0:
+            raise ValueError(f"EarlyStopping: patience must be >= 0; got {patience}.")
+        self._monitor = _Monitor(monitor, mode, min_delta, "EarlyStopping")
+        self.patience, self.restore_best_weights = patience, restore_best_weights
+        self.best_epoch: int | None = None
+        self._wait = 0
+        self._best_state: Any = None
+
+    def on_train_begin(self, run: FitRun) -> None:
+        """Resets the best value."""
+        self._monitor.best = math.inf if self._monitor.mode == "min" else -math.inf
+        self._wait, self.best_epoch, self._best_state = 0, None, None
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Records an improvement or counts an epoch without one."""
+        value = self._monitor.value(logs)
+        if value is None:
+            return
+        if self._monitor.improved(value):
+            self._monitor.best, self.best_epoch, self._wait = value, epoch, 0
+            if self.restore_best_weights:
+                self._best_state = jax.device_get(run.train_state)
+            return
+        self._wait += 1
+        if self._wait > self.patience:
+            run.stop(
+                f"EarlyStopping: {self._monitor.monitor} did not improve for {self._wait} epochs; "
+                f"best {self._monitor.best:.6g} at epoch {(self.best_epoch or 0) + 1}."
+            )
+
+    def on_train_end(self, run: FitRun) -> None:
+        """Restores the best TrainState when asked to."""
+        if self.restore_best_weights and self._best_state is not None:
+            run.train_state = jax.device_put(self._best_state)
+
+
+class ModelCheckpoint(Callback):
+    """Saves checkpoints during training (atomically, see :mod:`jaxnn.checkpoint`).
+
+    Args:
+        filepath: The file to write. It may contain ``{epoch}`` (1-based) and log keys, e.g.
+            ``"ckpt/epoch{epoch:03d}-{val_loss:.3f}.msgpack"``.
+        monitor: The log key for ``save_best_only`` (default ``"val_loss"``).
+        mode: ``"min"``, ``"max"`` or ``"auto"``.
+        save_best_only: Save only when ``monitor`` improves (default ``False``).
+        every_n_epochs: Save every this many epochs (default 1).
+        keep: Keep only the newest this many files written by this callback (default: all).
+        config: Optional JSON-serialisable config saved with each checkpoint.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike,
+        *,
+        monitor: str = "val_loss",
+        mode: str = "auto",
+        save_best_only: bool = False,
+        every_n_epochs: int = 1,
+        keep: int | None = None,
+        config: Any = None,
+    ) -> None:
+        """Records the options."""
+        if every_n_epochs < 1:
+            raise ValueError(f"ModelCheckpoint: every_n_epochs must be >= 1; got {every_n_epochs}.")
+        if keep is not None and keep < 1:
+            raise ValueError(f"ModelCheckpoint: keep must be >= 1 or None; got {keep}.")
+        self.filepath = str(filepath)
+        self._monitor = _Monitor(monitor, mode, 0.0, "ModelCheckpoint")
+        self.save_best_only, self.every_n_epochs = save_best_only, every_n_epochs
+        self.keep, self.config = keep, config
+        self.saved: list[Path] = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Saves when the schedule (and, with ``save_best_only``, an improvement) says so."""
+        if (epoch + 1) % self.every_n_epochs:
+            return
+        if self.save_best_only:
+            value = self._monitor.value(logs)
+            if value is None or not self._monitor.improved(value):
+                return
+            self._monitor.best = value
+        path = Path(self.filepath.format(epoch=epoch + 1, **logs))
+        checkpoint.save(path, run.train_state, history=run.history.history, config=self.config)
+        if path in self.saved:
+            self.saved.remove(path)
+        self.saved.append(path)
+        if self.keep is not None:
+            for old in self.saved[: -self.keep]:
+                old.unlink(missing_ok=True)
+            self.saved = self.saved[-self.keep :]
+
+
+class CSVLogger(Callback):
+    """Writes one CSV row per epoch: ``epoch`` and every log value.
+
+    The whole file is rewritten atomically after each epoch, so it is never half-written.
+
+    Args:
+        filename: The CSV file.
+        separator: The field separator (default ``","``).
+        append: Keep the rows already in the file (default ``False``: start afresh).
+    """
+
+    def __init__(self, filename: str | os.PathLike, *, separator: str = ",", append: bool = False):
+        """Records the options."""
+        self.path, self.separator, self.append = Path(filename), separator, append
+        self._rows: list[dict[str, Any]] = []
+
+    def on_train_begin(self, run: FitRun) -> None:
+        """Reads the existing rows when appending."""
+        self._rows = []
+        if self.append and self.path.is_file():
+            with self.path.open(newline="") as f:
+                self._rows = list(csv.DictReader(f, delimiter=self.separator))
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Adds the row and rewrites the file."""
+        self._rows.append({"epoch": epoch, **{k: _scalar(v) for k, v in logs.items()}})
+        fields = list(dict.fromkeys(k for row in self._rows for k in row))
+        out = io.StringIO()
+        writer = csv.DictWriter(
+            out, fieldnames=fields, delimiter=self.separator, lineterminator="\n"
+        )
+        writer.writeheader()
+        writer.writerows(self._rows)
+        checkpoint.write_atomic(self.path, out.getvalue().encode())
+
+
+def _scalar(value: Any) -> Any:
+    return float(value) if np.ndim(value) == 0 else np.asarray(value).tolist()
+
+
+class TensorBoard(Callback):
+    """Writes TensorBoard event files (through tensorboardX; TensorFlow is not needed).
+
+    Scalars go to ``log_dir/train`` and ``log_dir/validation`` under their log names, one point
+    per epoch, as Keras writes them.
+
+    Args:
+        log_dir: The folder for the event files.
+
+    Raises:
+        ImportError: At construction, if tensorboardX is missing (``pip install 'jaxnn[log]'``).
+    """
+
+    def __init__(self, log_dir: str | os.PathLike = "logs") -> None:
+        """Checks that tensorboardX is installed."""
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError as error:
+            raise ImportError(
+                "TensorBoard needs the tensorboardX package: pip install 'jaxnn[log]'."
+            ) from error
+        self._writer_class = SummaryWriter
+        self.log_dir = Path(log_dir)
+        self._writers: dict[str, Any] = {}
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Writes every scalar log value."""
+        for name, value in logs.items():
+            if np.ndim(value):
+                continue
+            split = "validation" if name.startswith("val_") else "train"
+            if split not in self._writers:
+                self._writers[split] = self._writer_class(str(self.log_dir / split))
+            self._writers[split].add_scalar(
+                f"epoch_{name.removeprefix('val_')}", float(value), epoch
+            )
+        for writer in self._writers.values():
+            writer.flush()
+
+    def on_train_end(self, run: FitRun) -> None:
+        """Closes the event files."""
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def _format_logs(logs: Logs) -> str:
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if np.ndim(v) == 0)
+
+
+class ProgressBar(Callback):
+    """Reports progress: a tqdm bar per epoch on a terminal, else one line per epoch.
+
+    Args:
+        verbose: 1 for a bar when the output is a terminal and tqdm is installed (else lines), 2
+            for one line per epoch always.
+        stream: Where to write (default ``sys.stdout``).
+    """
+
+    def __init__(self, verbose: int = 1, *, stream: Any = None) -> None:
+        """Records the options."""
+        self.verbose, self.stream = verbose, stream
+        self._bar: Any = None
+
+    def _out(self) -> Any:
+        return self.stream or sys.stdout
+
+    def _use_bar(self) -> bool:
+        if self.verbose != 1 or not getattr(self._out(), "isatty", lambda: False)():
+            return False
+        try:
+            import tqdm  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def on_epoch_begin(self, epoch: int, run: FitRun) -> None:
+        """Opens a bar for the epoch when a bar is used."""
+        if self._use_bar():
+            from tqdm import tqdm
+
+            desc = f"Epoch {epoch + 1}/{run.epochs}"
+            self._bar = tqdm(total=run.steps_per_epoch, desc=desc, file=self._out(), leave=True)
+
+    def on_chunk_end(self, epoch: int, steps_done: int, logs: Logs, run: FitRun) -> None:
+        """Advances the bar."""
+        if self._bar is not None:
+            self._bar.update(steps_done - self._bar.n)
+            self._bar.set_postfix_str(_format_logs(logs))
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Closes the bar or prints the epoch's line."""
+        seconds = run.history.epoch_times[-1] if run.history.epoch_times else 0.0
+        rate = run.history.samples_per_second[-1] if run.history.samples_per_second else 0.0
+        if self._bar is not None:
+            self._bar.set_postfix_str(_format_logs(logs))
+            self._bar.close()
+            self._bar = None
+            return
+        line = f"Epoch {epoch + 1}/{run.epochs} - {seconds:.2f}s - {rate:,.0f} samples/s"
+        print(f"{line} - {_format_logs(logs)}", file=self._out(), flush=True)

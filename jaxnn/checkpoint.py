@@ -1,0 +1,287 @@
+"""Atomic checkpoints of a TrainState, its history and a config, in msgpack.
+
+A checkpoint file holds the params, model state, optimizer state, step and training key of a
+:class:`~jaxnn.train.TrainState`, plus an optional history (per-epoch logs) and a JSON config. It is
+written with :mod:`flax.serialization` (msgpack, no pickle) to a temporary file in the same
+folder, flushed to disk, then renamed over the old file, so a crash mid-save leaves the previous
+checkpoint intact.
+
+Loading needs a *target*, a TrainState of the same model and optimizer (e.g. from
+``TrainState.create``); every leaf is checked against it and the first mismatch in structure,
+shape or dtype is named. A truncated or corrupt file gives a clear error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import serialization
+
+from jaxnn.paths import leaves_with_paths
+
+if TYPE_CHECKING:  # jaxnn.train imports this module; TrainState is needed for hints only
+    from jaxnn.train.state import TrainState
+
+__all__ = ["Checkpoint", "CheckpointManager", "load", "save", "write_atomic"]
+
+_FORMAT = "jaxnn-checkpoint"
+_VERSION = 1
+
+
+class Checkpoint(NamedTuple):
+    """What :func:`load` returns.
+
+    Attributes:
+        train_state: The restored TrainState.
+        history: The saved per-epoch logs (``{}`` if none were saved).
+        config: The saved config (``None`` if none was saved).
+    """
+
+    train_state: TrainState
+    history: dict[str, list[float]]
+    config: Any
+
+
+def _key_fields(key: jax.Array) -> dict[str, Any]:
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    data = jax.random.key_data(key) if typed else key
+    impl = str(jax.random.key_impl(key)) if typed else ""
+    return {"typed": typed, "impl": impl, "data": np.asarray(data)}
+
+
+def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
+    body = serialization.to_state_dict(ts._replace(key=jnp.zeros((), jnp.uint32)))
+    del body["key"]
+    payload = {
+        "format": _FORMAT,
+        "version": _VERSION,
+        "train_state": jax.tree.map(np.asarray, body),
+        "key": _key_fields(ts.key),
+        "history": {k: [float(v) for v in vs] for k, vs in (history or {}).items()},
+        "config": json.dumps(config),
+    }
+    return serialization.msgpack_serialize(payload)
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Writes ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    A crash mid-write leaves the previous file intact; no partial file is ever visible.
+
+    Example:
+        >>> import tempfile, os
+        >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+        >>> write_atomic(path, b"hello")
+        >>> Path(path).read_text()
+        'hello'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save(
+    path: str | os.PathLike,
+    train_state: TrainState,
+    *,
+    history: dict[str, list[float]] | None = None,
+    config: Any = None,
+) -> Path:
+    """Writes a checkpoint atomically (temp file, fsync, rename).
+
+    Args:
+        path: The file to write; parent folders are created.
+        train_state: The TrainState to save.
+        history: Optional per-epoch logs, e.g. ``History.history``.
+        config: Optional JSON-serialisable description (e.g. a model's config).
+
+    Returns:
+        The path written.
+
+    Raises:
+        TypeError: If ``config`` is not JSON-serialisable.
+
+    Example:
+        >>> import jax, optax, tempfile, os
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.train import TrainState
+        >>> ts = TrainState.create(Dense(2), jax.random.key(0), (-1, 3), optax.sgd(0.1))
+        >>> path = save(os.path.join(tempfile.mkdtemp(), "model.msgpack"), ts)
+        >>> restored = load(path, ts).train_state
+        >>> bool((restored.params["w"] == ts.params["w"]).all())
+        True
+    """
+    path = Path(path)
+    try:
+        data = _to_bytes(train_state, history, config)
+    except TypeError as error:
+        raise TypeError(f"save: config must be JSON-serialisable; {error}") from error
+    write_atomic(path, data)
+    return path
+
+
+def _read(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}.")
+    try:
+        payload = serialization.msgpack_restore(path.read_bytes())
+    except Exception as error:  # msgpack raises several types for damaged input
+        raise ValueError(
+            f"load: checkpoint {str(path)!r} is truncated or corrupt and cannot be read "
+            f"({type(error).__name__}: {error})."
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != _FORMAT:
+        raise ValueError(f"load: {str(path)!r} is not a jaxnn checkpoint.")
+    if payload.get("version") != _VERSION:
+        raise ValueError(
+            f"load: {str(path)!r} has checkpoint version {payload.get('version')}; this jaxnn "
+            f"reads version {_VERSION}."
+        )
+    return payload
+
+
+def _check_against(target: Any, restored: Any, path: Path) -> None:
+    want = dict(leaves_with_paths(target))
+    got = dict(leaves_with_paths(restored))
+    for name in sorted(set(want) | set(got)):
+        if name not in got:
+            raise ValueError(f"load: {str(path)!r} has no entry {name!r} that the target has.")
+        if name not in want:
+            raise ValueError(
+                f"load: {str(path)!r} has an entry {name!r} that the target does not; is it a "
+                f"checkpoint of another model or optimizer?"
+            )
+        w, g = np.asarray(want[name]), np.asarray(got[name])
+        if w.shape != g.shape or w.dtype != g.dtype:
+            raise ValueError(
+                f"load: {name!r} in {str(path)!r} has shape {g.shape} and dtype {g.dtype}; the "
+                f"target expects shape {w.shape} and dtype {w.dtype}."
+            )
+
+
+def _restore_key(fields: dict[str, Any]) -> jax.Array:
+    data = jnp.asarray(fields["data"])
+    return jax.random.wrap_key_data(data, impl=fields["impl"]) if fields["typed"] else data
+
+
+def load(path: str | os.PathLike, target: TrainState) -> Checkpoint:
+    """Reads a checkpoint into the structure of ``target``.
+
+    Args:
+        path: The checkpoint file.
+        target: A TrainState of the same model and optimizer (its values are not used).
+
+    Returns:
+        A :class:`Checkpoint` with the restored TrainState, history and config.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is truncated, corrupt or not a jaxnn checkpoint, or if a leaf's
+            path, shape or dtype differs from the target (the first mismatch is named).
+    """
+    path = Path(path)
+    payload = _read(path)
+    template = serialization.to_state_dict(target._replace(key=jnp.zeros((), jnp.uint32)))
+    del template["key"]
+    _check_against(template, payload["train_state"], path)
+    body = dict(payload["train_state"], key=jnp.zeros((), jnp.uint32))
+    restored = serialization.from_state_dict(target._replace(key=jnp.zeros((), jnp.uint32)), body)
+    restored = jax.tree.map(jnp.asarray, restored)._replace(key=_restore_key(payload["key"]))
+    return Checkpoint(restored, dict(payload["history"]), json.loads(payload["config"]))
+
+
+class CheckpointManager:
+    """Saves numbered checkpoints in a folder and keeps the last ``keep`` of them.
+
+    Files are named ``ckpt-{step:09d}.msgpack``; older ones beyond ``keep`` are deleted only after
+    the new one is safely on disk.
+
+    Args:
+        directory: The folder (created if missing).
+        keep: How many of the newest checkpoints to keep, >= 1 (default 3).
+
+    Example:
+        >>> import jax, optax, tempfile
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.train import TrainState
+        >>> ts = TrainState.create(Dense(2), jax.random.key(0), (-1, 3), optax.sgd(0.1))
+        >>> manager = CheckpointManager(tempfile.mkdtemp(), keep=2)
+        >>> for step in (1, 2, 3):
+        ...     _ = manager.save(step, ts)
+        >>> [p.name for p in manager.paths()]
+        ['ckpt-000000002.msgpack', 'ckpt-000000003.msgpack']
+    """
+
+    _PATTERN = re.compile(r"^ckpt-(\d+)\.msgpack$")
+
+    def __init__(self, directory: str | os.PathLike, *, keep: int = 3) -> None:
+        """Records the folder and how many checkpoints to keep."""
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"CheckpointManager: keep must be an int >= 1; got {keep!r}.")
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def paths(self) -> list[Path]:
+        """The checkpoint files present, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [
+            (int(m.group(1)), p)
+            for p in self.directory.iterdir()
+            if (m := self._PATTERN.match(p.name))
+        ]
+        return [p for _, p in sorted(found)]
+
+    def latest(self) -> Path | None:
+        """The newest checkpoint file, or ``None``."""
+        paths = self.paths()
+        return paths[-1] if paths else None
+
+    def save(
+        self,
+        step: int,
+        train_state: TrainState,
+        *,
+        history: dict[str, list[float]] | None = None,
+        config: Any = None,
+    ) -> Path:
+        """Saves checkpoint number ``step`` and deletes the oldest beyond ``keep``."""
+        path = save(
+            self.directory / f"ckpt-{step:09d}.msgpack", train_state, history=history, config=config
+        )
+        for old in self.paths()[: -self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def restore(self, target: TrainState) -> Checkpoint:
+        """Loads the newest checkpoint into ``target``'s structure.
+
+        Raises:
+            FileNotFoundError: If the folder holds no checkpoint.
+        """
+        latest = self.latest()
+        if latest is None:
+            raise FileNotFoundError(f"CheckpointManager: no checkpoint in {str(self.directory)!r}.")
+        return load(latest, target)

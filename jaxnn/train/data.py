@@ -1,0 +1,210 @@
+"""Checking and arranging training data for fit, evaluate and predict.
+
+Arrays stay as the user gave them (NumPy on the host, or JAX arrays). A pass over the data is a
+list of *steps*; each step is a batch of ``batch_size`` row indices and a mask that is 0 for the
+padding rows of the last, partial batch. Padding rows repeat row 0 and get weight 0, so they count
+nowhere, and every batch has the same shape (one compilation).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnn.types import Array
+
+__all__ = ["Arrays", "check_arrays", "check_batch_size", "epoch_indices", "validation_split"]
+
+
+class Arrays(NamedTuple):
+    """Features, targets and per-sample weights of one data set (``y`` may be ``None``)."""
+
+    x: Any
+    y: Any
+    w: Any
+
+    def __len__(self) -> int:
+        """The number of samples."""
+        return int(self.x.shape[0])
+
+    def take(self, rows: np.ndarray) -> Arrays:
+        """The samples at ``rows`` (host indices)."""
+        return Arrays(*(None if a is None else a[rows] for a in self))
+
+
+def _as_array(a: Any) -> Any:
+    return a if isinstance(a, (jax.Array, np.ndarray)) else np.asarray(a)
+
+
+def _first_bad_row(a: Any) -> tuple[int, int] | None:
+    """``(count, first_row)`` of rows with NaN or Inf, or ``None``."""
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        return None
+    finite = np.asarray(jnp.isfinite(a).reshape(a.shape[0], -1).all(axis=1))
+    if finite.all():
+        return None
+    return int((~finite).sum()), int(np.argmin(finite))
+
+
+def check_arrays(data: Any, sample_weight: Any, *, where: str, need_y: bool = True) -> Arrays:
+    """Checks ``(x, y)`` or ``(x, y, sample_weight)`` and returns them as :class:`Arrays`.
+
+    Raises:
+        ValueError: For data that is not such a tuple, mismatched lengths (all named), NaN or Inf
+            in ``x`` or ``y`` (with the first bad row), or a negative or non-finite weight.
+
+    Example:
+        >>> a = check_arrays((np.zeros((3, 2)), np.arange(3)), None, where="fit")
+        >>> len(a), a.w.tolist()
+        (3, [1.0, 1.0, 1.0])
+    """
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        x, y = data[0], data[1]
+        if len(data) == 3:
+            if sample_weight is not None:
+                raise ValueError(f"{where}: sample_weight is given twice, in data and as argument.")
+            sample_weight = data[2]
+    elif not need_y and not isinstance(data, (tuple, list)):
+        x, y = data, None
+    else:
+        expected = "(x, y) or (x, y, sample_weight)" if need_y else "x"
+        raise ValueError(f"{where}: data must be {expected}; got {type(data).__name__}.")
+    x = _as_array(x)
+    if x.ndim < 1:
+        raise ValueError(f"{where}: x needs a batch axis; got a scalar.")
+    n = x.shape[0]
+    y = None if y is None else _as_array(y)
+    w = np.ones(n, np.float32) if sample_weight is None else _as_array(sample_weight)
+    lengths = {"x": n, "y": None if y is None else y.shape[0], "sample_weight": w.shape[0]}
+    if len({v for v in lengths.values() if v is not None}) > 1:
+        shown = ", ".join(f"{k} has {v}" for k, v in lengths.items() if v is not None)
+        raise ValueError(f"{where}: x, y and sample_weight must have one row per sample; {shown}.")
+    if w.ndim != 1:
+        raise ValueError(f"{where}: sample_weight must have shape (N,); got {w.shape}.")
+    for name, a in (("x", x), ("y", y), ("sample_weight", w)):
+        bad = None if a is None else _first_bad_row(a)
+        if bad:
+            raise ValueError(
+                f"{where}: {name} has NaN or Inf in {bad[0]} of {n} rows; the first is row "
+                f"{bad[1]}. Clean or drop those rows."
+            )
+    if bool(np.any(np.asarray(w) < 0)):
+        raise ValueError(f"{where}: sample_weight must be >= 0.")
+    return Arrays(x, y, w.astype(np.float32) if isinstance(w, np.ndarray) else w)
+
+
+def check_batch_size(batch_size: Any, n: int, *, where: str) -> int:
+    """Returns a batch size in ``[1, n]``; a larger one becomes ``n`` with a warning.
+
+    Raises:
+        ValueError: For a batch size below 1; TypeError for a non-integer.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"{where}: batch_size must be an int >= 1; got {batch_size!r}.")
+    if batch_size < 1:
+        raise ValueError(f"{where}: batch_size must be >= 1; got {batch_size}.")
+    if batch_size > n:
+        warnings.warn(
+            f"{where}: batch_size {batch_size} is larger than the {n} samples; using one batch "
+            f"of {n}.",
+            stacklevel=3,
+        )
+        return n
+    return int(batch_size)
+
+
+def validation_split(arrays: Arrays, fraction: float, key: jax.Array) -> tuple[Arrays, Arrays]:
+    """Splits off a random (seeded) ``fraction`` of the samples for validation.
+
+    Unlike Keras, which takes the *last* rows, the validation rows are drawn at random, so sorted
+    data does not give a validation set of one class. Both parts keep the original row order.
+
+    Raises:
+        ValueError: For a fraction outside (0, 1) or one that leaves either part empty.
+
+    Example:
+        >>> a = check_arrays((np.arange(10.0)[:, None], np.arange(10)), None, where="fit")
+        >>> train, val = validation_split(a, 0.2, jax.random.key(0))
+        >>> len(train), len(val)
+        (8, 2)
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fit: validation_split must be in (0, 1); got {fraction}.")
+    n = len(arrays)
+    n_val = int(round(n * fraction))
+    if n_val < 1 or n_val >= n:
+        raise ValueError(
+            f"fit: validation_split={fraction} of {n} samples leaves {n - n_val} for training and "
+            f"{n_val} for validation; both need at least one."
+        )
+    order = np.asarray(jax.random.permutation(key, n))
+    return arrays.take(np.sort(order[n_val:])), arrays.take(np.sort(order[:n_val]))
+
+
+def num_steps(n: int, batch_size: int) -> int:
+    """Steps in one pass: ``ceil(n / batch_size)``."""
+    return math.ceil(n / batch_size)
+
+
+def epoch_indices(n: int, batch_size: int, key: jax.Array | None) -> tuple[Array, Array]:
+    """Row indices and row mask of one pass, shaped ``(steps, batch_size)``.
+
+    With a key the rows are a random permutation (drawn on the device), else in order. The last
+    batch is padded with row 0 and mask 0.
+
+    Example:
+        >>> idx, mask = epoch_indices(5, 2, None)
+        >>> idx.tolist(), mask.tolist()
+        ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
+    """
+    steps = num_steps(n, batch_size)
+    order = jnp.arange(n) if key is None else jax.random.permutation(key, n)
+    pad = steps * batch_size - n
+    idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(steps, batch_size)
+    mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, batch_size)
+    return idx, mask.astype(jnp.float32)
+
+
+# Data above this size stays on the host and streams to the device chunk by chunk, unless the
+# caller says otherwise. On accelerators the limit is a quarter of the device's memory.
+_HOST_LIMIT_BYTES = 2 * 1024**3
+
+
+def _nbytes(arrays: Arrays) -> int:
+    return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in arrays if a is not None)
+
+
+def resident_on_device(arrays: Arrays, data_on_device: Any, *, where: str) -> bool:
+    """Decides whether the data is copied to the device whole (``"auto"``: if it fits).
+
+    Raises:
+        ValueError: If ``data_on_device`` is not ``"auto"``, ``True`` or ``False``.
+    """
+    if data_on_device not in ("auto", True, False):
+        raise ValueError(
+            f"{where}: data_on_device must be 'auto', True or False; got {data_on_device!r}."
+        )
+    if data_on_device != "auto":
+        return bool(data_on_device)
+    limit = _HOST_LIMIT_BYTES
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        limit = stats["bytes_limit"] // 4
+    return _nbytes(arrays) <= limit
+
+
+def to_device(arrays: Arrays) -> Arrays:
+    """The arrays on the default device (``y`` may be ``None``)."""
+    return Arrays(*(None if a is None else jax.device_put(a) for a in arrays))
+
+
+def host_batches(arrays: Arrays, idx: Array, mask: Array) -> tuple[Any, Any, Any]:
+    """Gathers ``(steps, batch_size, ...)`` batches on the host, the mask folded into ``w``."""
+    rows = np.asarray(idx)
+    x, y, w = (None if a is None else np.asarray(a)[rows] for a in arrays)
+    return jax.device_put((x, y, w * np.asarray(mask)))

@@ -1,0 +1,167 @@
+"""evaluate and predict: batched passes that return what one big call would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnn import losses as losses_lib
+from jaxnn.core import Layer
+from jaxnn.metrics import merge
+from jaxnn.train import data as data_lib
+from jaxnn.train.runner import Evaluator, make_predictor
+from jaxnn.train.state import TrainState
+from jaxnn.train.step import make_objective, resolve_metrics
+from jaxnn.types import Array
+
+__all__ = ["evaluate", "predict", "run_evaluation"]
+
+# Steps per streamed chunk when the data stays on the host.
+_STREAM_STEPS = 64
+
+
+def _chunks(steps: int, size: int) -> list[tuple[int, int]]:
+    return [(a, min(a + size, steps)) for a in range(0, steps, size)]
+
+
+def run_evaluation(
+    evaluator: Evaluator,
+    ts: TrainState,
+    arrays: data_lib.Arrays,
+    *,
+    batch_size: int,
+    resident: bool,
+) -> dict[str, Any]:
+    """Logs of one pass over ``arrays`` (already on the device when ``resident``)."""
+    idx, mask = data_lib.epoch_indices(len(arrays), batch_size, None)
+    if resident:
+        return to_python(evaluator.resident(ts, tuple(arrays), idx, mask)[1])
+    parts = [
+        evaluator.streamed(ts, data_lib.host_batches(arrays, idx[a:b], mask[a:b]))
+        for a, b in _chunks(idx.shape[0], _STREAM_STEPS)
+    ]
+    total = parts[0]
+    for stats in parts[1:]:
+        total = merge(total, stats)
+    return to_python(evaluator.logs(total))
+
+
+def evaluate(
+    model: Layer,
+    train_state: TrainState,
+    data: Any,
+    *,
+    loss: Callable | str | None = None,
+    metrics: Sequence[Any] = (),
+    batch_size: int = 256,
+    sample_weight: Any = None,
+    class_weight: Any = None,
+    data_on_device: Any = "auto",
+) -> dict[str, float]:
+    """Evaluates a model on ``(x, y)`` in batches, in evaluation mode (``train=False``).
+
+    Losses and metrics are accumulated as weighted sums, so the result equals one call on all
+    samples at once (up to float rounding), whatever the batch size.
+
+    Args:
+        model: The model.
+        train_state: The TrainState (its params and state are used).
+        data: ``(x, y)`` or ``(x, y, sample_weight)``.
+        loss: A loss function or name; ``None`` to compute metrics only.
+        metrics: Metric names or :class:`~jaxnn.metrics.Metric` objects.
+        batch_size: Samples per batch (default 256); a partial last batch is masked.
+        sample_weight: Optional ``(N,)`` weights.
+        class_weight: Optional class weights passed to the loss.
+        data_on_device: ``"auto"`` (default: copy the data to the device if it fits), ``True``,
+            or ``False`` (stream it from the host).
+
+    Returns:
+        A dict of Python floats (arrays for per-class metrics): ``loss`` and one per metric.
+
+    Raises:
+        ValueError: If neither loss nor metrics is given, or for bad data (mismatched lengths,
+            NaN or Inf with the first bad row, labels that do not fit the loss).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, optax
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.train import TrainState
+        >>> model = Dense(1, kernel_init="ones")
+        >>> ts = TrainState.create(model, jax.random.key(0), (-1, 1), optax.sgd(0.1))
+        >>> x = jnp.arange(5.0)[:, None]
+        >>> evaluate(model, ts, (x, x + 1), loss="mse", batch_size=2)
+        {'loss': 1.0}
+    """
+    where = "evaluate"
+    if loss is None and not metrics:
+        raise ValueError(f"{where}: give loss=, metrics= or both, e.g. loss='mse'.")
+    arrays = data_lib.check_arrays(data, sample_weight, where=where)
+    batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where)
+    loss_fn = None if loss is None else losses_lib.get(loss)
+    resolved = resolve_metrics(metrics, loss_fn)
+    objective = make_objective(model, loss_fn, metrics=resolved, class_weight=class_weight)
+    resident = data_lib.resident_on_device(arrays, data_on_device, where=where)
+    if resident:
+        arrays = data_lib.to_device(arrays)
+    evaluator = Evaluator(objective, resolved)
+    return run_evaluation(evaluator, train_state, arrays, batch_size=batch_size, resident=resident)
+
+
+def to_python(logs: dict[str, Array]) -> dict[str, Any]:
+    """Scalars as Python floats, other arrays as NumPy arrays."""
+    host = jax.device_get(logs)
+    return {k: float(v) if np.ndim(v) == 0 else np.asarray(v) for k, v in host.items()}
+
+
+def predict(
+    model: Layer,
+    train_state: TrainState,
+    x: Any,
+    *,
+    batch_size: int = 256,
+    data_on_device: Any = "auto",
+) -> Array:
+    """The model's outputs for ``x`` in evaluation mode, computed in batches.
+
+    Args:
+        model: The model.
+        train_state: The TrainState (its params and state are used).
+        x: Inputs ``(N, ...)``.
+        batch_size: Samples per batch (default 256).
+        data_on_device: ``"auto"`` (default), ``True`` or ``False``, as for :func:`evaluate`.
+
+    Returns:
+        The outputs for all ``N`` samples, as one array (padding rows removed).
+
+    Raises:
+        ValueError: For NaN or Inf in ``x`` (the first bad row is named).
+
+    Example:
+        >>> import jax, jax.numpy as jnp, optax
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.train import TrainState
+        >>> model = Dense(2)
+        >>> ts = TrainState.create(model, jax.random.key(0), (-1, 3), optax.sgd(0.1))
+        >>> predict(model, ts, jnp.ones((5, 3)), batch_size=2).shape
+        (5, 2)
+    """
+    where = "predict"
+    arrays = data_lib.check_arrays(x, None, where=where, need_y=False)
+    n = len(arrays)
+    batch_size = data_lib.check_batch_size(batch_size, n, where=where)
+    on_device, streamed = make_predictor(model)
+    idx, _ = data_lib.epoch_indices(n, batch_size, None)
+    if data_lib.resident_on_device(arrays, data_on_device, where=where):
+        out = on_device(train_state, jax.device_put(arrays.x), idx)
+    else:
+        host_x = np.asarray(arrays.x)
+        parts = [
+            streamed(train_state, jax.device_put(host_x[np.asarray(idx[a:b])]))
+            for a, b in _chunks(idx.shape[0], _STREAM_STEPS)
+        ]
+        out = jnp.concatenate(parts)
+    return out.reshape((-1,) + out.shape[2:])[:n]

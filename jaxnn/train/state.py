@@ -1,0 +1,79 @@
+"""TrainState: everything that changes during training, as one pytree."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxnn.core import Layer, check_key
+from jaxnn.types import Array, Params, PRNGKey, State
+
+__all__ = ["TrainState"]
+
+
+class TrainState(NamedTuple):
+    """The training state: a pytree of arrays that a step maps to the next one.
+
+    Attributes:
+        params: The model's params (a nested dict).
+        state: The model's state, e.g. BatchNorm running statistics.
+        opt_state: The Optax optimizer's state.
+        step: The number of optimizer steps taken, an int32 scalar.
+        key: The base training key. Step ``s`` uses ``fold_in(key, s)`` for dropout and other
+            randomness, so resuming from a checkpoint continues the same random stream.
+
+    Example:
+        >>> import jax, optax
+        >>> from jaxnn.layers import Dense
+        >>> ts = TrainState.create(Dense(2), jax.random.key(0), (-1, 3), optax.sgd(0.1))
+        >>> int(ts.step), jax.tree.map(jnp.shape, ts.params)
+        (0, {'b': (2,), 'w': (3, 2)})
+    """
+
+    params: Params
+    state: State
+    opt_state: optax.OptState
+    step: Array
+    key: PRNGKey
+
+    @classmethod
+    def create(
+        cls,
+        model: Layer,
+        key: PRNGKey,
+        input_shape: Any,
+        optimizer: optax.GradientTransformation,
+    ) -> TrainState:
+        """Initialises the model and the optimizer.
+
+        Args:
+            model: The model.
+            key: A PRNG key. Parameters are drawn from ``fold_in(key, 0)``; the training key is
+                ``fold_in(key, 1)``.
+            input_shape: The input shape with a batch axis, or an example input array.
+            optimizer: An ``optax.GradientTransformation``.
+
+        Returns:
+            A TrainState at step 0.
+
+        Raises:
+            TypeError: If ``key`` is not a PRNG key or ``optimizer`` is not an Optax
+                transformation.
+        """
+        check_key(key, where="TrainState.create")
+        if not isinstance(optimizer, optax.GradientTransformation):
+            raise TypeError(
+                f"TrainState.create: optimizer must be an optax.GradientTransformation; got "
+                f"{type(optimizer).__name__}. Use jaxnn.optimizers.get('adam', 1e-3) for a name."
+            )
+        _, params, state = model.init(jax.random.fold_in(key, 0), input_shape)
+        return cls(
+            params=params,
+            state=state,
+            opt_state=optimizer.init(params),
+            step=jnp.zeros((), jnp.int32),
+            key=jax.random.fold_in(key, 1),
+        )
