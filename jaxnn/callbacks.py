@@ -222,7 +222,8 @@ class EarlyStopping(Callback):
         monitor: The log key to watch (default ``"val_loss"``).
         mode: ``"min"``, ``"max"`` or ``"auto"`` (default: max for accuracy-like names).
         min_delta: The smallest change that counts as an improvement (default 0).
-        patience: Epochs without improvement before stopping (default 0).
+        patience: Stop after this many epochs in a row without improvement (default 0: at the
+            first epoch without one), as Keras.
         restore_best_weights: Return the TrainState of the best epoch instead of the last
             (default ``False``).
 
@@ -264,7 +265,7 @@ class EarlyStopping(Callback):
                 self._best_state = jax.device_get(run.train_state)
             return
         self._wait += 1
-        if self._wait > self.patience:
+        if self._wait >= self.patience:
             run.stop(
                 f"EarlyStopping: {self._monitor.monitor} did not improve for {self._wait} epochs; "
                 f"best {self._monitor.best:.6g} at epoch {(self.best_epoch or 0) + 1}."

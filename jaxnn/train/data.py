@@ -98,8 +98,8 @@ def check_arrays(data: Any, sample_weight: Any, *, where: str, need_y: bool = Tr
     return Arrays(x, y, w.astype(np.float32) if isinstance(w, np.ndarray) else w)
 
 
-def check_batch_size(batch_size: Any, n: int, *, where: str) -> int:
-    """Returns a batch size in ``[1, n]``; a larger one becomes ``n`` with a warning.
+def check_batch_size(batch_size: Any, n: int, *, where: str, warn: bool = True) -> int:
+    """Returns a batch size in ``[1, n]``; a larger one becomes ``n`` (with a warning if ``warn``).
 
     Raises:
         ValueError: For a batch size below 1; TypeError for a non-integer.
@@ -108,6 +108,8 @@ def check_batch_size(batch_size: Any, n: int, *, where: str) -> int:
         raise TypeError(f"{where}: batch_size must be an int >= 1; got {batch_size!r}.")
     if batch_size < 1:
         raise ValueError(f"{where}: batch_size must be >= 1; got {batch_size}.")
+    if batch_size > n and not warn:
+        return n
     if batch_size > n:
         warnings.warn(
             f"{where}: batch_size {batch_size} is larger than the {n} samples; using one batch "

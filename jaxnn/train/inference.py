@@ -100,7 +100,7 @@ def evaluate(
     if loss is None and not metrics:
         raise ValueError(f"{where}: give loss=, metrics= or both, e.g. loss='mse'.")
     arrays = data_lib.check_arrays(data, sample_weight, where=where)
-    batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where)
+    batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where, warn=False)
     loss_fn = None if loss is None else losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     objective = make_objective(model, loss_fn, metrics=resolved, class_weight=class_weight)
@@ -152,7 +152,7 @@ def predict(
     where = "predict"
     arrays = data_lib.check_arrays(x, None, where=where, need_y=False)
     n = len(arrays)
-    batch_size = data_lib.check_batch_size(batch_size, n, where=where)
+    batch_size = data_lib.check_batch_size(batch_size, n, where=where, warn=False)
     on_device, streamed = make_predictor(model)
     idx, _ = data_lib.epoch_indices(n, batch_size, None)
     if data_lib.resident_on_device(arrays, data_on_device, where=where):

@@ -46,6 +46,25 @@ def _check_targets(
         ) from error
 
 
+def _check_initial_state(model: Layer, ts: TrainState, opt: Any, input_shape: tuple) -> None:
+    """The initial state must belong to this model and this optimizer (structure and shapes)."""
+    _, params, state = jax.eval_shape(lambda k: model.init(k, input_shape), jax.random.key(0))
+    expected = {"params": params, "state": state, "opt_state": jax.eval_shape(opt.init, params)}
+    for name, want in expected.items():
+        got = getattr(ts, name)
+        same = str(jax.tree.structure(got)) == str(jax.tree.structure(want)) and all(
+            tuple(np.shape(g)) == tuple(w.shape)
+            for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want), strict=True)
+        )
+        if not same:
+            cause = "optimizer (and freeze patterns)" if name == "opt_state" else "model and input"
+            raise ValueError(
+                f"fit: initial_state.{name} does not match this {cause}; build the initial "
+                f"state with TrainState.create from the same model and optimizer "
+                f"(jaxnn.optimizers.freeze(...) too, when freezing)."
+            )
+
+
 def _check_epochs(epochs: Any, initial_epoch: Any) -> None:
     for arg, value, low in (("epochs", epochs, 1), ("initial_epoch", initial_epoch, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -230,7 +249,11 @@ def fit(
     resolved = resolve_metrics(metrics, loss_fn)
     opt = optimizers.freeze(optimizers.get(optimizer, learning_rate, clip_norm=clip_norm), freeze)
     input_shape = (-1,) + tuple(train.x.shape[1:])
-    ts = initial_state or TrainState.create(model, jax.random.fold_in(key, 0), input_shape, opt)
+    if initial_state is None:
+        ts = TrainState.create(model, jax.random.fold_in(key, 0), input_shape, opt)
+    else:
+        _check_initial_state(model, initial_state, opt, input_shape)
+        ts = initial_state
     _check_targets(model, ts, loss_fn, train, class_weight)
     if val is not None:
         _check_targets(model, ts, loss_fn, val, None)

@@ -1,0 +1,186 @@
+import csv
+import io
+import struct
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+import jaxnn
+from jaxnn import callbacks, checkpoint
+from jaxnn.layers import Dense
+from jaxnn.train import TrainState
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(64, 3)).astype(np.float32)
+Y = (X @ np.array([1.0, -2.0, 0.5], np.float32) > 0).astype(np.int32)
+VAL = (X[:16], Y[:16])
+
+
+def run(callbacks_, **kwargs):
+    kwargs.setdefault("epochs", 5)
+    kwargs.setdefault("validation_data", VAL)
+    return jaxnn.fit(
+        Dense(2),
+        (X, Y),
+        loss="softmax_cross_entropy",
+        optimizer="sgd",
+        batch_size=16,
+        metrics=["accuracy"],
+        callbacks=callbacks_,
+        verbose=0,
+        **kwargs,
+    )
+
+
+def test_hooks_run_in_order_with_logs():
+    events = []
+
+    class Recorder(callbacks.Callback):
+        def on_train_begin(self, run):
+            events.append("begin")
+
+        def on_epoch_begin(self, epoch, run):
+            events.append(f"epoch {epoch}")
+
+        def on_chunk_end(self, epoch, steps_done, logs, run):
+            events.append(f"chunk {steps_done}")
+
+        def on_epoch_end(self, epoch, logs, run):
+            events.append(f"end {epoch} {sorted(logs)}")
+
+        def on_train_end(self, run):
+            events.append("done")
+
+    run([Recorder()], epochs=2, steps_per_chunk=3)
+    keys = "['accuracy', 'loss', 'val_accuracy', 'val_loss']"
+    assert events == [
+        "begin",
+        "epoch 0",
+        "chunk 3",
+        "chunk 4",
+        f"end 0 {keys}",
+        "epoch 1",
+        "chunk 3",
+        "chunk 4",
+        f"end 1 {keys}",
+        "done",
+    ]
+
+
+def test_early_stopping_waits_patience_epochs():
+    # Learning rate 0: the loss never improves after epoch 0.
+    stop = callbacks.EarlyStopping("loss", patience=2)
+    ts, history = run([stop], learning_rate=1e-12, epochs=10)
+    assert history.epoch == [0, 1, 2]
+    assert history.stop_reason.startswith("EarlyStopping: loss did not improve for 2 epochs")
+    assert stop.best_epoch == 0
+
+
+def test_early_stopping_restores_the_best_epoch_weights():
+    stop = callbacks.EarlyStopping("val_loss", mode="max", patience=1, restore_best_weights=True)
+    states = []
+    ts, history = run(
+        [
+            stop,
+            callbacks.LambdaCallback(on_epoch_end=lambda e, logs, r: states.append(r.train_state)),
+        ],
+        learning_rate=0.5,
+        epochs=6,
+    )
+    # mode="max" on a falling val_loss: epoch 0 is the best, and training stops at epoch 1.
+    assert history.epoch == [0, 1] and stop.best_epoch == 0
+    np.testing.assert_array_equal(ts.params["w"], states[0].params["w"])
+    assert int(ts.step) == int(states[0].step)
+
+
+def test_model_checkpoint_every_n_best_only_and_keep(tmp_path):
+    every = callbacks.ModelCheckpoint(tmp_path / "e{epoch:02d}.msgpack", every_n_epochs=2, keep=2)
+    best = callbacks.ModelCheckpoint(
+        tmp_path / "best.msgpack", monitor="val_loss", save_best_only=True
+    )
+    ts, history = run([every, best], learning_rate=0.3, epochs=6)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "best.msgpack",
+        "e04.msgpack",
+        "e06.msgpack",
+    ]
+    target = TrainState.create(Dense(2), jax.random.key(5), (-1, 3), optax.sgd(0.1))
+    last = checkpoint.load(tmp_path / "e06.msgpack", target)
+    np.testing.assert_array_equal(last.train_state.params["w"], ts.params["w"])
+    assert last.history["loss"] == history.history["loss"]
+    best_epoch = int(np.argmin(history.history["val_loss"]))
+    assert (
+        checkpoint.load(tmp_path / "best.msgpack", target).history["loss"]
+        == history.history["loss"][: best_epoch + 1]
+    )
+
+
+def test_csv_logger_writes_every_epoch(tmp_path):
+    path = tmp_path / "log.csv"
+    _, history = run([callbacks.CSVLogger(path)], epochs=3)
+    rows = list(csv.DictReader(io.StringIO(path.read_text())))
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    np.testing.assert_allclose(
+        [float(r["val_loss"]) for r in rows], history.history["val_loss"], rtol=1e-6
+    )
+    run([callbacks.CSVLogger(path, append=True)], epochs=2)
+    assert len(list(csv.DictReader(io.StringIO(path.read_text())))) == 5
+
+
+def read_events(path):
+    """Parses a TFRecord event file with tensorboardX's own protobuf, no TensorFlow needed."""
+    from tensorboardX.proto import event_pb2
+
+    data, events, i = path.read_bytes(), [], 0
+    while i < len(data):
+        (length,) = struct.unpack("<Q", data[i : i + 8])
+        event = event_pb2.Event()
+        event.ParseFromString(data[i + 12 : i + 12 + length])
+        events.append(event)
+        i += 12 + length + 4
+    return [(e.step, v.tag, v.simple_value) for e in events for v in e.summary.value]
+
+
+def test_tensorboard_event_files(tmp_path):
+    _, history = run([callbacks.TensorBoard(tmp_path)], epochs=3)
+    train = read_events(next((tmp_path / "train").iterdir()))
+    val = read_events(next((tmp_path / "validation").iterdir()))
+    losses = [v for _, tag, v in train if tag == "epoch_loss"]
+    np.testing.assert_allclose(losses, history.history["loss"], rtol=1e-6)
+    assert [s for s, tag, _ in val if tag == "epoch_accuracy"] == [0, 1, 2]
+
+
+def test_progress_lines_with_verbose_2(capsys):
+    jaxnn.fit(Dense(2), (X, Y), loss="softmax_cross_entropy", epochs=2, batch_size=16, verbose=2)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("Epoch 1/2 - ") and " - loss: " in lines[0]
+
+
+def test_verbose_0_prints_nothing(capsys):
+    run([], epochs=2)
+    assert capsys.readouterr().out == ""
+
+
+def test_terminate_on_nan_watches_validation():
+    bad_val = (np.full((4, 3), 3e38, np.float32), Y[:4])  # finite inputs, logits overflow
+    _, history = run([], validation_data=bad_val, learning_rate=0.1, epochs=4)
+    assert history.epoch == [0]
+    assert history.stop_reason.startswith(
+        "TerminateOnNaN: ['val_loss'] not finite at the end of epoch 1"
+    )
+
+
+def test_errors():
+    with pytest.raises(
+        ValueError, match="EarlyStopping: mode must be 'auto', 'min' or 'max'; got 'lowest'"
+    ):
+        callbacks.EarlyStopping(mode="lowest")
+    with pytest.raises(TypeError, match="fit: callbacks must be jaxnn.callbacks.Callback objects"):
+        run([print])
+    with pytest.warns(
+        UserWarning,
+        match=r"EarlyStopping: monitor 'val_auc' is not in the logs \['accuracy', 'loss', 'val_accuracy', 'val_loss'\]",
+    ):
+        run([callbacks.EarlyStopping("val_auc")], epochs=1)

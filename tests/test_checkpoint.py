@@ -1,0 +1,125 @@
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import jaxnn
+from jaxnn import checkpoint
+from jaxnn.layers import BatchNorm, Dense
+from jaxnn.train import TrainState
+
+MODEL = jaxnn.serial(Dense(4), BatchNorm(), Dense(2))
+
+
+def trained_state(seed=0):
+    ts = TrainState.create(MODEL, jax.random.key(seed), (-1, 3), optax.adam(0.01))
+    step = jax.jit(jaxnn.make_train_step(MODEL, "mse", optax.adam(0.01)))
+    for _ in range(3):
+        ts, _ = step(ts, (jnp.ones((5, 3)), jnp.zeros((5, 2))))
+    return ts
+
+
+def as_bytes(ts):
+    ts = (
+        ts._replace(key=jax.random.key_data(ts.key))
+        if jax.dtypes.issubdtype(ts.key.dtype, jax.dtypes.prng_key)
+        else ts
+    )
+    return [np.asarray(a).tobytes() for a in jax.tree.leaves(ts)]
+
+
+def test_round_trip_of_everything(tmp_path):
+    ts = trained_state()
+    history = {"loss": [1.0, 0.5], "val_loss": [1.2, 0.7]}
+    config = {"model": MODEL.config, "note": "run 1"}
+    path = checkpoint.save(tmp_path / "a" / "model.msgpack", ts, history=history, config=config)
+    target = TrainState.create(MODEL, jax.random.key(42), (-1, 3), optax.adam(0.01))
+    restored = checkpoint.load(path, target)
+    assert as_bytes(restored.train_state) == as_bytes(ts)
+    assert jax.random.key_impl(restored.train_state.key) == jax.random.key_impl(ts.key)
+    assert restored.history == history
+    assert restored.config == {"model": MODEL.config, "note": "run 1"}
+    assert int(restored.train_state.step) == 3
+
+
+def test_legacy_uint32_keys_round_trip(tmp_path):
+    ts = trained_state()._replace(key=jax.random.PRNGKey(7))
+    path = checkpoint.save(tmp_path / "m.msgpack", ts)
+    restored = checkpoint.load(path, ts).train_state
+    np.testing.assert_array_equal(restored.key, jax.random.PRNGKey(7))
+
+
+def test_a_crash_mid_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    path = tmp_path / "model.msgpack"
+    first = trained_state()
+    checkpoint.save(path, first)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save(path, trained_state(1))
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.msgpack"]  # no temp file left
+
+
+def test_truncated_corrupt_and_foreign_files(tmp_path):
+    ts = trained_state()
+    path = checkpoint.save(tmp_path / "m.msgpack", ts)
+    data = path.read_bytes()
+    (tmp_path / "cut.msgpack").write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        ValueError, match=r"load: checkpoint '.*cut.msgpack' is truncated or corrupt"
+    ):
+        checkpoint.load(tmp_path / "cut.msgpack", ts)
+    (tmp_path / "junk.msgpack").write_bytes(b"\xc1\xff\x00 not msgpack")
+    with pytest.raises(ValueError, match="is truncated or corrupt"):
+        checkpoint.load(tmp_path / "junk.msgpack", ts)
+    from flax import serialization
+
+    (tmp_path / "other.msgpack").write_bytes(serialization.msgpack_serialize({"a": 1}))
+    with pytest.raises(ValueError, match="is not a jaxnn checkpoint"):
+        checkpoint.load(tmp_path / "other.msgpack", ts)
+    with pytest.raises(FileNotFoundError, match="load: no checkpoint at"):
+        checkpoint.load(tmp_path / "missing.msgpack", ts)
+
+
+def test_mismatched_target_names_the_first_difference(tmp_path):
+    path = checkpoint.save(tmp_path / "m.msgpack", trained_state())
+    wider = jaxnn.serial(Dense(5), BatchNorm(), Dense(2))
+    target = TrainState.create(wider, jax.random.key(0), (-1, 3), optax.adam(0.01))
+    with pytest.raises(
+        ValueError,
+        match=r"load: 'opt_state/0/mu/batch_norm/beta' in '.*' has shape \(4,\) and dtype float32; the target expects shape \(5,\)",
+    ):
+        checkpoint.load(path, target)
+    sgd_target = TrainState.create(MODEL, jax.random.key(0), (-1, 3), optax.sgd(0.1))
+    with pytest.raises(
+        ValueError,
+        match="that the target does not; is it a checkpoint of another model or optimizer",
+    ):
+        checkpoint.load(path, sgd_target)
+
+
+def test_manager_keeps_the_last_n(tmp_path):
+    ts = trained_state()
+    manager = checkpoint.CheckpointManager(tmp_path / "ckpts", keep=2)
+    assert manager.latest() is None
+    with pytest.raises(FileNotFoundError, match="CheckpointManager: no checkpoint in"):
+        manager.restore(ts)
+    for step in (10, 20, 30):
+        manager.save(step, ts._replace(step=jnp.int32(step)))
+    assert [p.name for p in manager.paths()] == ["ckpt-000000020.msgpack", "ckpt-000000030.msgpack"]
+    assert int(manager.restore(ts).train_state.step) == 30
+    with pytest.raises(ValueError, match="keep must be an int >= 1; got 0"):
+        checkpoint.CheckpointManager(tmp_path, keep=0)
+
+
+def test_config_must_be_json(tmp_path):
+    with pytest.raises(TypeError, match="save: config must be JSON-serialisable"):
+        checkpoint.save(tmp_path / "m.msgpack", trained_state(), config={"fn": print})
