@@ -47,10 +47,9 @@ def check_sample_weight(sample_weight: Any, n: int, where: str) -> Array | None:
             f"{where}: sample_weight must have shape (N,) = ({n},), one weight per sample; "
             f"got {sw.shape}."
         )
-    if not is_traced(sample_weight) and bool(jnp.any(sw < 0)):
-        raise ValueError(
-            f"{where}: sample_weight must be >= 0; got a minimum of {float(sw.min())}."
-        )
+    if not is_traced(sample_weight) and np.any(np.asarray(sample_weight) < 0):
+        low = float(np.min(np.asarray(sample_weight)))
+        raise ValueError(f"{where}: sample_weight must be >= 0; got a minimum of {low}.")
     return sw
 
 

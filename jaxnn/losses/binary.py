@@ -72,9 +72,9 @@ def sigmoid_binary_cross_entropy(
         Array(1., dtype=float32)
     """
     where = "sigmoid_binary_cross_entropy"
+    _check_binary_targets(labels, where)  # on the caller's values, before any tracing
     logits, labels = jnp.asarray(logits), jnp.asarray(labels)
     check_same_shape(logits, labels, where)
-    _check_binary_targets(labels, where)
     labels = labels.astype(logits.dtype)
     terms = optax.losses.sigmoid_binary_cross_entropy(logits, labels)
     weights = _binary_class_weights(class_weight, labels, where)
@@ -123,9 +123,9 @@ def binary_cross_entropy(
             reduction=reduction,
         )
     where = "binary_cross_entropy"
+    _check_binary_targets(targets, where)
     predictions, targets = jnp.asarray(predictions), jnp.asarray(targets)
     check_same_shape(predictions, targets, where)
-    _check_binary_targets(targets, where)
     targets = targets.astype(predictions.dtype)
     p = jnp.clip(predictions, EPSILON, 1.0 - EPSILON)
     terms = -(targets * jnp.log(p) + (1.0 - targets) * jnp.log1p(-p))
@@ -165,9 +165,9 @@ def hinge(
         Array(0.25, dtype=float32)
     """
     where = "hinge"
+    _check_binary_targets(targets, where, allow_minus_one=True)
     predictions, targets = jnp.asarray(predictions), jnp.asarray(targets)
     check_same_shape(predictions, targets, where)
-    _check_binary_targets(targets, where, allow_minus_one=True)
     t = targets.astype(predictions.dtype)
     t = jnp.where(t == 0, -1.0, t)
     terms = optax.losses.hinge_loss(predictions, t)

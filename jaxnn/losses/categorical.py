@@ -20,7 +20,9 @@ from jaxnn.types import Array
 __all__ = ["categorical_cross_entropy", "kl_divergence", "softmax_cross_entropy"]
 
 
-def _categorical_targets(scores: Array, labels: Array, where: str) -> tuple[Array, bool]:
+def _categorical_targets(
+    scores: Array, labels: Array, where: str, raw_labels: Any
+) -> tuple[Array, bool]:
     """Returns ``(labels, sparse)``: integer class ids ``(N, ...)`` or probabilities like scores."""
     if scores.ndim < 2:
         raise ValueError(
@@ -34,7 +36,7 @@ def _categorical_targets(scores: Array, labels: Array, where: str) -> tuple[Arra
                 f"{where}: integer labels must have shape {scores.shape[:-1]} for predictions of "
                 f"shape {scores.shape}; got {labels.shape}."
             )
-        check_labels(labels, num_classes, where=where)
+        check_labels(raw_labels, num_classes, where=where)  # the caller's values, not a tracer
         return labels, True
     if labels.shape != scores.shape:
         raise ValueError(
@@ -93,10 +95,11 @@ def softmax_cross_entropy(
         Array(1., dtype=float32)
     """
     where = "softmax_cross_entropy"
+    raw_labels = labels
     logits, labels = jnp.asarray(logits), jnp.asarray(labels)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1); got {label_smoothing}.")
-    labels, sparse = _categorical_targets(logits, labels, where)
+    labels, sparse = _categorical_targets(logits, labels, where, raw_labels)
     num_classes = logits.shape[-1]
     weights = _categorical_class_weights(class_weight, labels, sparse, num_classes, where)
     if sparse and label_smoothing == 0.0:
@@ -156,10 +159,11 @@ def categorical_cross_entropy(
             reduction=reduction,
         )
     where = "categorical_cross_entropy"
+    raw_labels = labels
     predictions, labels = jnp.asarray(predictions), jnp.asarray(labels)
     if not 0.0 <= label_smoothing < 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1); got {label_smoothing}.")
-    labels, sparse = _categorical_targets(predictions, labels, where)
+    labels, sparse = _categorical_targets(predictions, labels, where, raw_labels)
     num_classes = predictions.shape[-1]
     weights = _categorical_class_weights(class_weight, labels, sparse, num_classes, where)
     probs = jax.nn.one_hot(labels, num_classes, dtype=predictions.dtype) if sparse else labels

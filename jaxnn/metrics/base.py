@@ -92,6 +92,7 @@ def predicted_classes(predictions: Array, threshold: float) -> Array:
 
 def label_ids(labels: Array, n: int, num_classes: int, where: str) -> Array:
     """Integer labels ``(N,)`` from ids ``(N,)``/``(N, 1)`` or one-hot rows, range-checked."""
+    raw = labels  # range checks look at the caller's values, never at a tracer
     labels = jnp.asarray(labels)
     if labels.shape == (n, num_classes) and not jnp.issubdtype(labels.dtype, jnp.integer):
         return jnp.argmax(labels, axis=-1)
@@ -101,7 +102,7 @@ def label_ids(labels: Array, n: int, num_classes: int, where: str) -> Array:
             f"({n}, {num_classes}); got {labels.shape}."
         )
     labels = labels.reshape(n)
-    check_labels(labels, num_classes, where=where)
+    check_labels(raw, num_classes, where=where)
     return labels.astype(jnp.int32)
 
 

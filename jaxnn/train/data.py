@@ -41,11 +41,33 @@ def _as_array(a: Any) -> Any:
     return a if isinstance(a, (jax.Array, np.ndarray)) else np.asarray(a)
 
 
+# Rows checked at once for NaN and Inf, so the check never holds a second copy of large data.
+_CHECK_ROWS = 8192
+
+
 def _first_bad_row(a: Any) -> tuple[int, int] | None:
-    """``(count, first_row)`` of rows with NaN or Inf, or ``None``."""
+    """``(count, first_row)`` of rows with NaN or Inf, or ``None``.
+
+    Host arrays are checked with NumPy and device arrays on their device, a block of rows at a
+    time, so the check neither copies the data across nor allocates a mask of its full size.
+    """
     if not jnp.issubdtype(a.dtype, jnp.floating):
         return None
-    finite = np.asarray(jnp.isfinite(a).reshape(a.shape[0], -1).all(axis=1))
+    xp = np if isinstance(a, np.ndarray) else jnp
+    finite = (
+        np.concatenate(
+            [
+                np.asarray(
+                    xp.isfinite(a[i : i + _CHECK_ROWS])
+                    .reshape(-1, int(np.prod(a.shape[1:])))
+                    .all(axis=1)
+                )
+                for i in range(0, a.shape[0], _CHECK_ROWS)
+            ]
+        )
+        if a.shape[0]
+        else np.ones(0, bool)
+    )
     if finite.all():
         return None
     return int((~finite).sum()), int(np.argmin(finite))

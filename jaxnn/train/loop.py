@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxnn import losses as losses_lib
@@ -28,17 +27,19 @@ __all__ = ["fit"]
 def _check_targets(
     model: Layer, ts: TrainState, loss: Callable, arrays: data_lib.Arrays, class_weight: Any
 ) -> None:
-    """Calls the loss once, eagerly, on zeros of the model's output shape and all targets.
+    """Traces the loss once on the model's output shape with all the real targets.
 
-    Inside ``jit`` a loss cannot see label values, so this is where labels out of range, targets
-    outside [0, 1] or shapes that do not fit the model's output are caught, before training.
+    Inside ``fit``'s compiled steps a loss cannot see label values, so this is where labels out
+    of range, targets outside [0, 1] or shapes that do not fit the model's output are caught,
+    before training. The targets and weights are closed over as concrete arrays, so the loss's
+    own value checks see them, while ``eval_shape`` compiles and runs nothing.
     """
     x_spec = jax.ShapeDtypeStruct((1,) + tuple(arrays.x.shape[1:]), arrays.x.dtype)
     out = jax.eval_shape(lambda x: model.apply(ts.params, ts.state, x)[0], x_spec)
-    zeros = jnp.zeros((len(arrays),) + tuple(out.shape[1:]), out.dtype)
+    predictions = jax.ShapeDtypeStruct((len(arrays),) + tuple(out.shape[1:]), out.dtype)
     kwargs = {} if class_weight is None else {"class_weight": class_weight}
     try:
-        loss(zeros, jnp.asarray(arrays.y), sample_weight=jnp.asarray(arrays.w), **kwargs)
+        jax.eval_shape(lambda p: loss(p, arrays.y, sample_weight=arrays.w, **kwargs), predictions)
     except (ValueError, TypeError) as error:
         raise type(error)(
             f"fit: the targets y do not fit the loss {getattr(loss, '__name__', loss)!r} and the "
@@ -110,7 +111,11 @@ class _Epoch:
         """Steps ``[a, b)`` of ``epoch``; returns the new state and the epoch's running logs."""
         if a == 0:
             if self._zeros is None:  # the statistics' shapes never change: trace them once
-                self._zeros = zero_stats(self.trainer.single, ts, *self._batch(ts, 0))
+                batch = [
+                    jax.ShapeDtypeStruct((self.trainer.batch_size,) + a.shape[1:], a.dtype)
+                    for a in self.train
+                ]
+                self._zeros = zero_stats(self.trainer.single, ts, *batch)
             self.total = self._zeros
         if self.resident:
             ts, self.total, logs = self.trainer.resident(

@@ -51,8 +51,8 @@ class TrainState(NamedTuple):
 
         Args:
             model: The model.
-            key: A PRNG key. Parameters are drawn from ``fold_in(key, 0)``; the training key is
-                ``fold_in(key, 1)``.
+            key: A PRNG key. Parameters are drawn from ``fold_in(key, 0)`` (by ``model.init``
+                under ``jit``); the training key is ``fold_in(key, 1)``.
             input_shape: The input shape with a batch axis, or an example input array.
             optimizer: An ``optax.GradientTransformation``.
 
@@ -69,7 +69,10 @@ class TrainState(NamedTuple):
                 f"TrainState.create: optimizer must be an optax.GradientTransformation; got "
                 f"{type(optimizer).__name__}. Use jaxnn.optimizers.get('adam', 1e-3) for a name."
             )
-        _, params, state = model.init(jax.random.fold_in(key, 0), input_shape)
+        # One compiled program instead of an eager compile per initializer op.
+        params, state = jax.jit(lambda k: model.init(k, input_shape)[1:])(
+            jax.random.fold_in(key, 0)
+        )
         return cls(
             params=params,
             state=state,

@@ -113,6 +113,19 @@ def test_gradient_of_softmax_cross_entropy_is_softmax_minus_one_hot():
         np.testing.assert_allclose(grad, expected, atol=1e-12)
 
 
+def test_labels_closed_over_in_a_trace_are_still_checked():
+    # Under jit or eval_shape the loss is traced, but labels captured as NumPy values are concrete.
+    bad = np.array([0, 3, 1, 1])
+    with pytest.raises(
+        ValueError, match=r"labels must be class ids in \[0, 3\); 1 of 4 are not: values \[3\]"
+    ):
+        jax.eval_shape(lambda z: losses.softmax_cross_entropy(z, bad), LOGITS)
+    with pytest.raises(ValueError, match=r"targets must be in \[0, 1\]"):
+        jax.jit(lambda z: losses.sigmoid_binary_cross_entropy(z, np.array([[2.0]])))(
+            np.zeros((1, 1))
+        )
+
+
 def test_jit_with_traced_integer_labels():
     f = jax.jit(losses.softmax_cross_entropy)
     np.testing.assert_allclose(
