@@ -278,3 +278,21 @@ def test_bad_input_errors():
         quiet_fit(mlp(), (x, y), epochs=0)
     with pytest.raises(ValueError, match="fit: sample_weight must be >= 0"):
         quiet_fit(mlp(), (x, y, -np.ones(40)))
+
+
+def test_default_fusion_rule():
+    from jaxnn.core import Layer
+    from jaxnn.train.loop import default_steps_per_chunk
+
+    dense = jaxnn.serial(Dense(4), jnp.tanh, Dense(2))
+    assert default_steps_per_chunk(dense, 50, backend="cpu") == 50
+    # A layer whose config names a convolution, nested inside combinators.
+    conv = Layer(
+        lambda k, s: (s, {}, {}),
+        lambda p, s, x, *, key=None, train=False: (x, s),
+        "conv",
+        {"type": "Conv2D"},
+    )
+    model = jaxnn.serial(jaxnn.residual(conv), Dense(2))
+    assert default_steps_per_chunk(model, 50, backend="cpu") == 1
+    assert default_steps_per_chunk(model, 50, backend="gpu") == 50
