@@ -13,7 +13,7 @@ $(PY):
 
 # One stamp per set of extras, redone when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml | $(PY)
-	$(PIP) install -e .
+	$(PIP) install -e ".[datasets]"
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(PY)

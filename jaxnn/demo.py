@@ -1,8 +1,11 @@
-"""``python -m jaxnn.demo``: train an MLP on XOR with a jit-compiled Optax step.
+"""``python -m jaxnn.demo`` (``make demo``): train an MLP on the real handwritten digits.
 
-XOR is the function a single perceptron cannot learn; one hidden layer can. The demo builds
-``serial(Dense(8), tanh, Dense(1))``, trains it with Adam on the four XOR points with the sigmoid
-binary cross-entropy, and prints the loss and accuracy as it goes. It ends with 100% accuracy.
+The default job: the 1,797 8 x 8 digits that ship with scikit-learn, split 80/20 (stratified),
+an MLP 64-128-64-10 with ReLU and dropout trained by :func:`jaxnn.fit` with Adam for 40 epochs,
+printing each epoch, then the test accuracy (about 0.97) and the training throughput.
+
+:func:`train_xor` is the smallest example of a hand-written jit-compiled Optax step: a 2-8-1
+tanh MLP that learns XOR, the function a single perceptron cannot learn.
 """
 
 from __future__ import annotations
@@ -11,15 +14,17 @@ import time
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from jaxnn import activations, losses, metrics
+from jaxnn import activations, data, losses, metrics
 from jaxnn.combinators import serial
 from jaxnn.core import Layer
-from jaxnn.layers import Dense
+from jaxnn.layers import Dense, Dropout
+from jaxnn.train import evaluate, fit
 from jaxnn.types import Array, Params, State
 
-__all__ = ["main", "train_xor", "xor_model"]
+__all__ = ["digits_model", "main", "train_digits", "train_xor", "xor_model"]
 
 XOR_X = jnp.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = jnp.array([[0.0], [1.0], [1.0], [0.0]])
@@ -85,27 +90,58 @@ def train_xor(
     return params, state, log
 
 
-def main() -> None:
-    """Runs the demo and prints the truth table the network learned.
+def digits_model() -> Layer:
+    """The demo's digits classifier: 64-128-64-10, ReLU, dropout 0.1, logits out.
 
     Example:
-        >>> main()  # doctest: +ELLIPSIS
-        jaxnn demo: an MLP 2-8-1 (tanh) learns XOR ...
-        final accuracy 100% in ... s
+        >>> digits_model().init(jax.random.key(0), (-1, 64))[0]
+        (-1, 10)
     """
-    print(
-        "jaxnn demo: an MLP 2-8-1 (tanh) learns XOR with a jit-compiled Optax (Adam) step",
-        flush=True,
+    return serial(
+        Dense(128), activations.relu, Dropout(0.1), Dense(64), activations.relu, Dense(10)
     )
+
+
+def train_digits(*, epochs: int = 40, seed: int = 0, verbose: int = 2) -> dict[str, float]:
+    """Trains :func:`digits_model` on 80% of the digits; returns test loss, accuracy and speed.
+
+    Example:
+        >>> result = train_digits(epochs=40, verbose=0)
+        >>> result["accuracy"] > 0.95
+        True
+    """
+    (x_train, y_train), (x_test, y_test) = data.digits(test_fraction=0.2, seed=seed)
+    model = digits_model()
+    ts, history = fit(
+        model,
+        (x_train, y_train),
+        loss="softmax_cross_entropy",
+        optimizer="adam",
+        learning_rate=1e-3,
+        epochs=epochs,
+        batch_size=32,
+        validation_split=0.1,
+        metrics=["accuracy"],
+        seed=seed,
+        verbose=verbose,
+    )
+    result = evaluate(
+        model, ts, (x_test, y_test), loss="softmax_cross_entropy", metrics=["accuracy"]
+    )
+    result["samples_per_second"] = float(np.median(history.samples_per_second[1:]))
+    return result
+
+
+def main() -> None:
+    """Runs the default job: the digits MLP, with progress, test accuracy and throughput."""
+    print("jaxnn demo: an MLP (64-128-64-10) learns the 8x8 handwritten digits with jaxnn.fit")
     start = time.perf_counter()
-    params, state, log = train_xor(log_every=100)
-    probs = jax.nn.sigmoid(xor_model().apply(params, state, XOR_X)[0])
-    print("\n x1 x2 | target  p(y=1)")
-    for (x1, x2), t, p in zip(
-        XOR_X.tolist(), XOR_Y[:, 0].tolist(), probs[:, 0].tolist(), strict=True
-    ):
-        print(f" {x1:2.0f} {x2:2.0f} | {t:6.0f}  {p:6.3f}")
-    print(f"\nfinal accuracy {log[-1][2]:.0%} in {time.perf_counter() - start:.1f} s")
+    result = train_digits()
+    print(
+        f"\ntest accuracy {result['accuracy']:.4f}, test loss {result['loss']:.4f}, "
+        f"{result['samples_per_second']:,.0f} training samples/s after compilation, "
+        f"{time.perf_counter() - start:.1f} s in all"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from jaxnn import demo
@@ -25,15 +24,13 @@ def test_train_step_compiles_once():
     assert step._cache_size() == 1
 
 
-def test_main_prints_truth_table(capsys):
+def test_main_trains_the_digits_to_95_percent(capsys):
     demo.main()
     out = capsys.readouterr().out
-    assert "final accuracy 100%" in out
-    rows = [line for line in out.splitlines() if "|" in line][1:]
-    targets = [float(r.split("|")[1].split()[0]) for r in rows]
-    probs = [float(r.split("|")[1].split()[1]) for r in rows]
-    assert targets == [0, 1, 1, 0]
-    np.testing.assert_array_equal(np.round(probs), targets)
+    assert "Epoch 40/40" in out
+    accuracy = float(out.split("test accuracy ")[1].split(",")[0])
+    assert accuracy >= 0.95
+    assert "training samples/s" in out
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -23,6 +23,11 @@ def test_every_all_name_exists():
         "jaxnn.paths",
         "jaxnn.core",
         "jaxnn.combinators",
+        "jaxnn.data",
+        "jaxnn.train",
+        "jaxnn.callbacks",
+        "jaxnn.checkpoint",
+        "jaxnn.optimizers",
     ]:
         mod = importlib.import_module(module)
         missing = [n for n in mod.__all__ if not hasattr(mod, n)]

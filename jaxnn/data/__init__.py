@@ -1,0 +1,48 @@
+"""Data: synthetic sets, real data loaders, splits, scalers and batching."""
+
+from jaxnn.data.batching import batches
+from jaxnn.data.download import cache_dir
+from jaxnn.data.idx import fashion_mnist, load_idx, mnist
+from jaxnn.data.lookup import load, names
+from jaxnn.data.preprocessing import MinMax, Standardize
+from jaxnn.data.real import digits
+from jaxnn.data.split import train_test_split, train_val_test_split
+from jaxnn.data.synthetic import (
+    blobs,
+    circle,
+    gaussian,
+    moons,
+    regression_gaussian,
+    regression_plane,
+    spiral,
+    xor,
+)
+from jaxnn.data.tabular import Tabular, load_csv
+from jaxnn.encoding import one_hot, to_categorical
+
+__all__ = [
+    "MinMax",
+    "Standardize",
+    "Tabular",
+    "batches",
+    "blobs",
+    "cache_dir",
+    "circle",
+    "digits",
+    "fashion_mnist",
+    "gaussian",
+    "load",
+    "load_csv",
+    "load_idx",
+    "mnist",
+    "moons",
+    "names",
+    "one_hot",
+    "regression_gaussian",
+    "regression_plane",
+    "spiral",
+    "to_categorical",
+    "train_test_split",
+    "train_val_test_split",
+    "xor",
+]
