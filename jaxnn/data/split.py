@@ -17,6 +17,13 @@ def _check_xy(x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
             f"{where}: x and y must have one row per sample; got "
             f"{len(x) if x.ndim else 'a scalar'} and {len(y) if y.ndim else 'a scalar'} rows."
         )
+    if x.dtype.kind == "f" and len(x):
+        bad = ~np.isfinite(x.reshape(len(x), -1)).all(axis=1)
+        if bad.any():
+            raise ValueError(
+                f"{where}: x has NaN or Inf in {int(bad.sum())} of {len(x)} rows; the first is row "
+                f"{int(np.argmax(bad))}."
+            )
     return x, y
 
 

@@ -41,3 +41,12 @@ def test_errors():
         match=r"a stratified split into 2 parts needs at least 2 samples of every class; classes \[2\] have fewer",
     ):
         data.train_test_split(np.arange(5), np.array([0, 0, 1, 1, 2]), stratify=True)
+
+
+def test_nan_features_are_named_with_the_first_row():
+    x = np.ones((6, 2))
+    x[4, 1] = np.nan
+    with pytest.raises(
+        ValueError, match="train_test_split: x has NaN or Inf in 1 of 6 rows; the first is row 4"
+    ):
+        data.train_test_split(x, np.arange(6))
