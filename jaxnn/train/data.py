@@ -18,7 +18,14 @@ import numpy as np
 
 from jaxnn.types import Array
 
-__all__ = ["Arrays", "check_arrays", "check_batch_size", "epoch_indices", "validation_split"]
+__all__ = [
+    "Arrays",
+    "check_arrays",
+    "check_batch_size",
+    "chunk_bounds",
+    "epoch_indices",
+    "validation_split",
+]
 
 
 class Arrays(NamedTuple):
@@ -168,6 +175,21 @@ def validation_split(arrays: Arrays, fraction: float, key: jax.Array) -> tuple[A
         )
     order = np.asarray(jax.random.permutation(key, n))
     return arrays.take(np.sort(order[n_val:])), arrays.take(np.sort(order[:n_val]))
+
+
+def chunk_bounds(steps: int, size: Any) -> list[tuple[int, int]]:
+    """``[start, stop)`` step ranges of at most ``size`` steps covering ``steps`` steps.
+
+    Raises:
+        ValueError: If ``size`` is not an int >= 1.
+
+    Example:
+        >>> chunk_bounds(7, 3)
+        [(0, 3), (3, 6), (6, 7)]
+    """
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"fit: steps_per_chunk must be an int >= 1 or None; got {size!r}.")
+    return [(a, min(a + size, steps)) for a in range(0, steps, size)]
 
 
 def num_steps(n: int, batch_size: int) -> int:

@@ -24,10 +24,6 @@ __all__ = ["evaluate", "predict", "run_evaluation"]
 _STREAM_STEPS = 64
 
 
-def _chunks(steps: int, size: int) -> list[tuple[int, int]]:
-    return [(a, min(a + size, steps)) for a in range(0, steps, size)]
-
-
 def run_evaluation(
     evaluator: Evaluator,
     ts: TrainState,
@@ -42,7 +38,7 @@ def run_evaluation(
         return to_python(evaluator.resident(ts, tuple(arrays), idx, mask)[1])
     parts = [
         evaluator.streamed(ts, data_lib.host_batches(arrays, idx[a:b], mask[a:b]))
-        for a, b in _chunks(idx.shape[0], _STREAM_STEPS)
+        for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
     ]
     total = parts[0]
     for stats in parts[1:]:
@@ -161,7 +157,7 @@ def predict(
         host_x = np.asarray(arrays.x)
         parts = [
             streamed(train_state, jax.device_put(host_x[np.asarray(idx[a:b])]))
-            for a, b in _chunks(idx.shape[0], _STREAM_STEPS)
+            for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
         ]
         out = jnp.concatenate(parts)
     return out.reshape((-1,) + out.shape[2:])[:n]

@@ -127,13 +127,6 @@ def default_steps_per_chunk(model: Layer, steps: int, backend: str | None = None
     return steps
 
 
-def _chunks(steps: int, steps_per_chunk: int) -> list[tuple[int, int]]:
-    size = steps_per_chunk
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"fit: steps_per_chunk must be an int >= 1 or None; got {size!r}.")
-    return [(a, min(a + size, steps)) for a in range(0, steps, size)]
-
-
 class _Epoch:
     """Runs an epoch's chunks on resident or streamed data; replays a chunk to find a NaN."""
 
@@ -314,7 +307,9 @@ def fit(
     epoch_runner = _Epoch(trainer, train, resident, jax.random.fold_in(key, 2))
 
     steps = data_lib.num_steps(len(train), batch_size)
-    chunks = _chunks(steps, steps_per_chunk or default_steps_per_chunk(model, steps))
+    if steps_per_chunk is None:
+        steps_per_chunk = default_steps_per_chunk(model, steps)
+    chunks = data_lib.chunk_bounds(steps, steps_per_chunk)
     run = FitRun(model, ts, History(), epochs, steps)
     cbs = _default_callbacks(callbacks, verbose)
     for cb in cbs:

@@ -278,6 +278,8 @@ def test_bad_input_errors():
         quiet_fit(mlp(), (x, y), epochs=0)
     with pytest.raises(ValueError, match="fit: sample_weight must be >= 0"):
         quiet_fit(mlp(), (x, y, -np.ones(40)))
+    with pytest.raises(ValueError, match="fit: steps_per_chunk must be an int >= 1 or None; got 0"):
+        quiet_fit(mlp(), (x, y), steps_per_chunk=0)
 
 
 def test_default_fusion_rule():
