@@ -28,6 +28,7 @@ def test_every_all_name_exists():
         "jaxnn.callbacks",
         "jaxnn.checkpoint",
         "jaxnn.optimizers",
+        "jaxnn.autodiff",
     ]:
         mod = importlib.import_module(module)
         missing = [n for n in mod.__all__ if not hasattr(mod, n)]
