@@ -1,9 +1,27 @@
 """Layers: constructors that record hyperparameters and return a :class:`~jaxnn.Layer`."""
 
 from jaxnn.layers.activation import Activation
+from jaxnn.layers.conv import Conv1D, Conv2D, Conv3D
 from jaxnn.layers.dense import Dense
 from jaxnn.layers.dropout import Dropout
 from jaxnn.layers.normalization import BatchNorm, LayerNorm
+from jaxnn.layers.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, UpSampling
 from jaxnn.layers.reshape import Flatten, Reshape
 
-__all__ = ["Activation", "BatchNorm", "Dense", "Dropout", "Flatten", "LayerNorm", "Reshape"]
+__all__ = [
+    "Activation",
+    "AvgPool",
+    "BatchNorm",
+    "Conv1D",
+    "Conv2D",
+    "Conv3D",
+    "Dense",
+    "Dropout",
+    "Flatten",
+    "GlobalAvgPool",
+    "GlobalMaxPool",
+    "LayerNorm",
+    "MaxPool",
+    "Reshape",
+    "UpSampling",
+]

@@ -6,7 +6,23 @@ import numpy as np
 import pytest
 
 import jaxnn
-from jaxnn.layers import Activation, BatchNorm, Dense, Dropout, Flatten, LayerNorm, Reshape
+from jaxnn.layers import (
+    Activation,
+    AvgPool,
+    BatchNorm,
+    Conv1D,
+    Conv2D,
+    Conv3D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAvgPool,
+    GlobalMaxPool,
+    LayerNorm,
+    MaxPool,
+    Reshape,
+    UpSampling,
+)
 from tests.conftest import check_layer_grads
 
 # id -> (constructor, per-sample input shape, has random params, couples samples when training)
@@ -25,6 +41,19 @@ LAYERS = {
     "serial": (lambda: jaxnn.serial(Dense(4), jnp.tanh, Dense(2)), (3,), True, False),
     "parallel": (lambda: jaxnn.parallel(Dense(2), jnp.tanh), (3,), True, False),
     "residual": (lambda: jaxnn.residual(Dense(3), LayerNorm()), (3,), True, False),
+    "conv1d_causal": (lambda: Conv1D(3, 3, padding="causal", dilation=2), (7, 2), True, False),
+    "conv2d_same_strided": (
+        lambda: Conv2D(4, 3, strides=2, padding="same", groups=2),
+        (5, 6, 2),
+        True,
+        False,
+    ),
+    "conv3d": (lambda: Conv3D(2, 2), (3, 3, 3, 1), True, False),
+    "max_pool": (lambda: MaxPool(2), (4, 4, 2), False, False),
+    "avg_pool_same": (lambda: AvgPool(3, strides=2, padding="same"), (5, 5, 2), False, False),
+    "global_avg_pool": (lambda: GlobalAvgPool(), (3, 3, 2), False, False),
+    "global_max_pool": (lambda: GlobalMaxPool(), (3, 3, 2), False, False),
+    "up_sampling": (lambda: UpSampling(2), (3, 2), False, False),
 }
 IDS = sorted(LAYERS)
 N = 4
