@@ -4,6 +4,7 @@ from jaxnn.layers.activation import Activation
 from jaxnn.layers.conv import Conv1D, Conv2D, Conv3D
 from jaxnn.layers.dense import Dense
 from jaxnn.layers.dropout import Dropout
+from jaxnn.layers.embedding import Embedding
 from jaxnn.layers.normalization import BatchNorm, LayerNorm
 from jaxnn.layers.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, UpSampling
 from jaxnn.layers.reshape import Flatten, Reshape
@@ -17,6 +18,7 @@ __all__ = [
     "Conv3D",
     "Dense",
     "Dropout",
+    "Embedding",
     "Flatten",
     "GlobalAvgPool",
     "GlobalMaxPool",
