@@ -7,12 +7,14 @@ from jaxnn.layers.dropout import Dropout
 from jaxnn.layers.embedding import Embedding
 from jaxnn.layers.normalization import BatchNorm, LayerNorm
 from jaxnn.layers.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, UpSampling
+from jaxnn.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from jaxnn.layers.reshape import Flatten, Reshape
 
 __all__ = [
     "Activation",
     "AvgPool",
     "BatchNorm",
+    "Bidirectional",
     "Conv1D",
     "Conv2D",
     "Conv3D",
@@ -20,10 +22,13 @@ __all__ = [
     "Dropout",
     "Embedding",
     "Flatten",
+    "GRU",
     "GlobalAvgPool",
     "GlobalMaxPool",
+    "LSTM",
     "LayerNorm",
     "MaxPool",
     "Reshape",
+    "SimpleRNN",
     "UpSampling",
 ]

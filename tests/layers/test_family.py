@@ -7,9 +7,12 @@ import pytest
 
 import jaxnn
 from jaxnn.layers import (
+    GRU,
+    LSTM,
     Activation,
     AvgPool,
     BatchNorm,
+    Bidirectional,
     Conv1D,
     Conv2D,
     Conv3D,
@@ -21,6 +24,7 @@ from jaxnn.layers import (
     LayerNorm,
     MaxPool,
     Reshape,
+    SimpleRNN,
     UpSampling,
 )
 from tests.conftest import check_layer_grads
@@ -54,6 +58,10 @@ LAYERS = {
     "global_avg_pool": (lambda: GlobalAvgPool(), (3, 3, 2), False, False),
     "global_max_pool": (lambda: GlobalMaxPool(), (3, 3, 2), False, False),
     "up_sampling": (lambda: UpSampling(2), (3, 2), False, False),
+    "simple_rnn_sequences": (lambda: SimpleRNN(3, return_sequences=True), (4, 2), True, False),
+    "lstm": (lambda: LSTM(3), (4, 2), True, False),
+    "gru_reverse": (lambda: GRU(3, reverse=True), (4, 2), True, False),
+    "bidirectional_lstm": (lambda: Bidirectional(LSTM, 2), (3, 2), True, False),
 }
 IDS = sorted(LAYERS)
 N = 4
