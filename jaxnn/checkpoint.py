@@ -57,9 +57,19 @@ def _key_fields(key: jax.Array) -> dict[str, Any]:
     return {"typed": typed, "impl": impl, "data": np.asarray(data)}
 
 
-def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
-    body = serialization.to_state_dict(ts._replace(key=jnp.zeros((), jnp.uint32)))
+def _keyless(ts: TrainState) -> TrainState:
+    # PRNG keys are not msgpack-serialisable; they are stored apart (_key_fields).
+    return ts._replace(key=jnp.zeros((), jnp.uint32))
+
+
+def _state_dict(ts: TrainState) -> dict[str, Any]:
+    body = serialization.to_state_dict(_keyless(ts))
     del body["key"]
+    return body
+
+
+def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
+    body = _state_dict(ts)
     payload = {
         "format": _FORMAT,
         "version": _VERSION,
@@ -203,11 +213,9 @@ def load(path: str | os.PathLike, target: TrainState) -> Checkpoint:
     """
     path = Path(path)
     payload = _read(path)
-    template = serialization.to_state_dict(target._replace(key=jnp.zeros((), jnp.uint32)))
-    del template["key"]
-    _check_against(template, payload["train_state"], path)
+    _check_against(_state_dict(target), payload["train_state"], path)
     body = dict(payload["train_state"], key=jnp.zeros((), jnp.uint32))
-    restored = serialization.from_state_dict(target._replace(key=jnp.zeros((), jnp.uint32)), body)
+    restored = serialization.from_state_dict(_keyless(target), body)
     restored = jax.tree.map(jnp.asarray, restored)._replace(key=_restore_key(payload["key"]))
     return Checkpoint(restored, dict(payload["history"]), json.loads(payload["config"]))
 

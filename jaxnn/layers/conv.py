@@ -22,7 +22,7 @@ from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
-__all__ = ["Conv1D", "Conv2D", "Conv3D", "output_length", "resolve_padding"]
+__all__ = ["Conv1D", "Conv2D", "Conv3D", "output_length", "per_axis", "resolve_padding"]
 
 _PADDINGS = ("causal", "same", "valid")
 
@@ -82,12 +82,18 @@ def resolve_padding(
     return [(int(a), int(b)) for a, b in pairs]
 
 
-def _tuple(value: Any, rank: int, where: str, arg: str) -> tuple[int, ...]:
+def per_axis(value: Any, rank: int, where: str, arg: str, context: str = "") -> tuple[int, ...]:
+    """``value`` as ``rank`` ints >= 1: an int repeats, a sequence must have ``rank`` entries.
+
+    Example:
+        >>> per_axis(2, 3, "demo", "strides"), per_axis((1, 2), 2, "demo", "strides")
+        ((2, 2, 2), (1, 2))
+    """
     values = (
         (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
     )
     if len(values) != rank:
-        raise ValueError(f"{where}: {arg} must be an int or {rank} ints; got {value!r}.")
+        raise ValueError(f"{where}: {arg} must be an int or {rank} ints{context}; got {value!r}.")
     for v in values:
         check_positive_int(v, where=where, arg=arg)
     return values
@@ -113,9 +119,9 @@ def _conv(
     where = f"{kind} '{name}'"
     check_positive_int(filters, where=where, arg="filters")
     check_positive_int(groups, where=where, arg="groups")
-    kernel = _tuple(kernel_size, rank, where, "kernel_size")
-    stride = _tuple(strides, rank, where, "strides")
-    dil = _tuple(dilation, rank, where, "dilation")
+    kernel = per_axis(kernel_size, rank, where, "kernel_size")
+    stride = per_axis(strides, rank, where, "strides")
+    dil = per_axis(dilation, rank, where, "dilation")
     if filters % groups:
         raise ValueError(f"{where}: filters ({filters}) must be divisible by groups ({groups}).")
     phi = None if activation is None else activations.get(activation)

@@ -13,24 +13,15 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn.core import Layer, as_shape, check_positive_int
-from jaxnn.layers.conv import output_length, resolve_padding
+from jaxnn.core import Layer, as_shape
+from jaxnn.layers.conv import output_length, per_axis, resolve_padding
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["AvgPool", "GlobalAvgPool", "GlobalMaxPool", "MaxPool", "UpSampling"]
 
 
 def _per_axis(value: Any, rank: int, where: str, arg: str) -> tuple[int, ...]:
-    values = (
-        (value,) * rank if isinstance(value, int) and not isinstance(value, bool) else tuple(value)
-    )
-    if len(values) != rank:
-        raise ValueError(
-            f"{where}: {arg} must be an int or {rank} ints for this input; got {value!r}."
-        )
-    for v in values:
-        check_positive_int(v, where=where, arg=arg)
-    return values
+    return per_axis(value, rank, where, arg, " for this input")
 
 
 def _check_spatial(shape: Shape, where: str) -> None:

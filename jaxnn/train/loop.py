@@ -155,15 +155,13 @@ class _Epoch:
             ts, self.total, logs = self.trainer.streamed(ts, self.total, batches)
         return ts, to_python(logs)
 
-    def _batch(self, ts: TrainState, j: int, epoch: int = 0) -> tuple[Any, Any, Any]:
-        idx, mask = self.trainer.indices(self.key, epoch)
-        x, y, w = gather(tuple(self.train), idx[j])
-        return x, y, w * mask[j]
-
     def replay(self, ts: TrainState, epoch: int, a: int, b: int) -> tuple[TrainState, int]:
         """Re-runs steps ``a, a+1, ...`` one by one from ``ts``: the last finite state and step."""
+        idx, mask = self.trainer.indices(self.key, epoch)
+        data = tuple(self.train)
         for j in range(a, b):
-            new_ts, stats = self.trainer.single(ts, *self._batch(ts, j, epoch))
+            x, y, w = gather(data, idx[j])
+            new_ts, stats = self.trainer.single(ts, x, y, w * mask[j])
             if not np.isfinite(float(stats["loss"]["total"])):
                 return ts, j
             ts = new_ts
@@ -212,7 +210,8 @@ def fit(
     """Trains ``model`` on ``(x, y)``; returns the final TrainState and the History.
 
     The data is copied to the device once and shuffled there; each epoch (or each chunk of
-    ``steps_per_chunk`` steps) runs as one compiled ``lax.scan`` with the TrainState donated;
+    ``steps_per_chunk`` steps) runs as one compiled ``lax.scan`` (its input TrainState is kept, not
+    donated, so that a NaN can be replayed to the last finite step);
     losses and metrics are summed on the device and read once per chunk. The last, partial batch
     is masked (its padding rows weigh 0), never dropped and never compiled again. Data too large
     for the device streams from the host chunk by chunk with the same results.
