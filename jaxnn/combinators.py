@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxnn.core import Layer, as_layer, as_shape, check_key, child_key
+from jaxnn.core import Layer, as_layer, as_shape, as_shape_tree, check_key, child_key
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["parallel", "residual", "serial"]
@@ -94,7 +94,7 @@ def _chain(children: _Children) -> tuple[Callable, Callable]:
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{children.kind} '{children.name}'.init")
-        shape = as_shape(input_shape, where=f"{children.kind} '{children.name}'.init")
+        shape = as_shape_tree(input_shape, where=f"{children.kind} '{children.name}'.init")
         params, state = {}, {}
         for i, name in enumerate(children.names):
             shape, params[name], state[name] = children.init(key, shape, i)

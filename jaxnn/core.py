@@ -32,6 +32,7 @@ __all__ = [
     "Layer",
     "as_layer",
     "as_shape",
+    "as_shape_tree",
     "check_key",
     "check_positive_int",
     "child_key",
@@ -123,6 +124,22 @@ def as_shape(shape_or_example: Any, *, where: str = "init") -> Shape:
             f"got {shape}."
         )
     return shape
+
+
+def as_shape_tree(shape_or_example: Any, *, where: str = "init") -> Any:
+    """:func:`as_shape`, or a dict of them for layers that take dict inputs (masks, attention).
+
+    Example:
+        >>> import numpy as np
+        >>> as_shape_tree({"inputs": np.zeros((2, 5, 3)), "mask": (2, 5)})
+        {'inputs': (2, 5, 3), 'mask': (2, 5)}
+    """
+    if isinstance(shape_or_example, Mapping):
+        return {
+            k: None if v is None else as_shape_tree(v, where=f"{where} {k!r}")
+            for k, v in shape_or_example.items()
+        }
+    return as_shape(shape_or_example, where=where)
 
 
 def check_key(key: Any, *, where: str) -> None:

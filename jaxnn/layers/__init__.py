@@ -1,7 +1,8 @@
 """Layers: constructors that record hyperparameters and return a :class:`~jaxnn.Layer`."""
 
 from jaxnn.layers.activation import Activation
-from jaxnn.layers.conv import Conv1D, Conv2D, Conv3D
+from jaxnn.layers.attention import MultiHeadAttention
+from jaxnn.layers.conv import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D
 from jaxnn.layers.dense import Dense
 from jaxnn.layers.dropout import Dropout
 from jaxnn.layers.embedding import Embedding
@@ -16,7 +17,9 @@ __all__ = [
     "BatchNorm",
     "Bidirectional",
     "Conv1D",
+    "Conv1DTranspose",
     "Conv2D",
+    "Conv2DTranspose",
     "Conv3D",
     "Dense",
     "Dropout",
@@ -28,6 +31,7 @@ __all__ = [
     "LSTM",
     "LayerNorm",
     "MaxPool",
+    "MultiHeadAttention",
     "Reshape",
     "SimpleRNN",
     "UpSampling",

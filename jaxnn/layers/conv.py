@@ -6,25 +6,48 @@ Built on :func:`jax.lax.conv_general_dilated`. Inputs are ``(N, *spatial, C_in)`
 
 .. math:: n_{out} = \left\lfloor \frac{n + p_0 + p_1 - d (k - 1) - 1}{s} \right\rfloor + 1
 
-(:func:`output_length`, the one place this formula is written).
+(:func:`output_length`, the one place this formula is written). With input dilation :math:`d_x`
+the input is first spread to :math:`(n - 1) d_x + 1` (zeros between elements).
+
+On XLA's CPU backend the convolution runs as patches + one matrix product (``algorithm="auto"``):
+XLA's CPU convolutions are slow, while its matrix products are not. The patches are one gather of
+the padded input; the forward-mode rule (:func:`jax.custom_jvp`) differentiates the kernel through
+the same patches and the input through :func:`jax.lax.conv_general_dilated`, whose transpose is a
+fast convolution on CPU. Reverse mode, forward mode and higher orders all work. It computes the same
+sums as the plain convolution in a different order (agreement to float rounding, tested).
+``docs/benchmarks.md`` has the measurement; on other backends (cuDNN on GPU) the plain convolution
+is used.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
-__all__ = ["Conv1D", "Conv2D", "Conv3D", "output_length", "per_axis", "resolve_padding"]
+__all__ = [
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "output_length",
+    "per_axis",
+    "resolve_padding",
+    "transpose_padding",
+]
 
 _PADDINGS = ("causal", "same", "valid")
+_ALGORITHMS = ("auto", "matmul", "xla")
 
 
 def output_length(n: int, kernel: int, stride: int, dilation: int, pad: tuple[int, int]) -> int:
@@ -99,6 +122,75 @@ def per_axis(value: Any, rank: int, where: str, arg: str, context: str = "") -> 
     return values
 
 
+@functools.lru_cache(maxsize=256)
+def _patch_index(
+    padded: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    out: tuple[int, ...],
+) -> np.ndarray:
+    """Flat indices into the padded grid: a row per output position, a column per kernel tap."""
+    rank = len(kernel)
+
+    def grid(sizes: tuple[int, ...]) -> np.ndarray:
+        return np.stack(np.meshgrid(*map(np.arange, sizes), indexing="ij"), -1).reshape(-1, rank)
+
+    coords = grid(out)[:, None, :] * np.array(stride) + grid(kernel)[None] * np.array(dilation)
+    index = np.ravel_multi_index(tuple(np.moveaxis(coords, -1, 0)), padded)
+    return index.astype(np.int32)
+
+
+def _patches(x: Array, kernel: tuple[int, ...], stride: tuple[int, ...],
+             dilation: tuple[int, ...], pads: list[tuple[int, int]]) -> Array:  # fmt: skip
+    """``(N * P, K * C)`` patches of ``x`` (P output positions, K kernel taps), taps major."""
+    xp = jnp.pad(x, [(0, 0), *pads, (0, 0)])
+    spatial = xp.shape[1:-1]
+    out = tuple(
+        output_length(n, k, s, d, (0, 0))
+        for n, k, s, d in zip(spatial, kernel, stride, dilation, strict=True)
+    )
+    index = _patch_index(spatial, kernel, stride, dilation, out)
+    flat = xp.reshape(xp.shape[0], math.prod(spatial), xp.shape[-1])
+    return flat[:, index, :].reshape(-1, index.shape[1] * xp.shape[-1])
+
+
+def _matmul_conv(
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    pads: list[tuple[int, int]],
+    plain: Callable[[Array, Array], Array],
+) -> Callable[[Array, Array], Array]:
+    """A convolution as patches @ kernel, with a JVP that keeps the backward pass fast."""
+
+    def forward(x: Array, w: Array) -> tuple[Array, Array, tuple[int, ...]]:
+        patches = _patches(x, kernel, stride, dilation, pads)
+        spatial = tuple(
+            output_length(n, k, s, d, p)
+            for n, k, s, d, p in zip(x.shape[1:-1], kernel, stride, dilation, pads, strict=True)
+        )
+        shape = (x.shape[0], *spatial, w.shape[-1])
+        return patches, (patches @ w.reshape(-1, w.shape[-1])).reshape(shape), shape
+
+    @jax.custom_jvp
+    def conv(x: Array, w: Array) -> Array:
+        return forward(x, w)[1]
+
+    @functools.partial(conv.defjvp, symbolic_zeros=True)
+    def conv_jvp(primals: tuple[Array, Array], tangents: tuple[Any, Any]) -> tuple[Array, Array]:
+        (x, w), (dx, dw) = primals, tangents
+        patches, y, shape = forward(x, w)
+        dy = jnp.zeros_like(y)
+        if not isinstance(dw, jax.custom_derivatives.SymbolicZero):
+            dy = dy + (patches @ dw.reshape(-1, w.shape[-1])).reshape(shape)
+        if not isinstance(dx, jax.custom_derivatives.SymbolicZero):
+            dy = dy + plain(dx, w)
+        return y, dy
+
+    return conv
+
+
 def _conv(
     rank: int,
     kind: str,
@@ -108,12 +200,14 @@ def _conv(
     strides: Any,
     padding: Any,
     dilation: Any,
+    input_dilation: Any,
     groups: int,
     use_bias: bool,
     activation: str | Callable[[Array], Array] | None,
     kernel_init: str | Callable[..., Array],
     bias_init: str | Callable[..., Array],
     dtype: Any,
+    algorithm: str,
     name: str,
 ) -> Layer:
     where = f"{kind} '{name}'"
@@ -122,6 +216,16 @@ def _conv(
     kernel = per_axis(kernel_size, rank, where, "kernel_size")
     stride = per_axis(strides, rank, where, "strides")
     dil = per_axis(dilation, rank, where, "dilation")
+    in_dil = per_axis(input_dilation, rank, where, "input_dilation")
+    if algorithm not in _ALGORITHMS:
+        raise ValueError(
+            f"{where}: algorithm must be one of {list(_ALGORITHMS)}; got {algorithm!r}."
+        )
+    if algorithm == "matmul" and (groups != 1 or in_dil != (1,) * rank):
+        raise ValueError(
+            f"{where}: algorithm='matmul' needs groups=1 and input_dilation=1; got "
+            f"groups={groups}, input_dilation={input_dilation!r}."
+        )
     if filters % groups:
         raise ValueError(f"{where}: filters ({filters}) must be divisible by groups ({groups}).")
     phi = None if activation is None else activations.get(activation)
@@ -131,6 +235,9 @@ def _conv(
     dimension_numbers = (layout, "DHW"[3 - rank :] + "IO", layout)
 
     axes = ", ".join("DHW"[3 - rank :])
+
+    def spread(n: int, d: int) -> int:
+        return n if n == -1 else (n - 1) * d + 1
 
     def check_input(shape: Shape) -> tuple[int, list[tuple[int, int]]]:
         if len(shape) != rank + 2:
@@ -145,8 +252,9 @@ def _conv(
                 f"{where}: input channels ({channels}) must be known and divisible by groups "
                 f"({groups})."
             )
-        pads = resolve_padding(padding, shape[1:-1], kernel, stride, dil, where)
-        for axis, (n, k, d, p) in enumerate(zip(shape[1:-1], kernel, dil, pads, strict=True)):
+        spatial = [spread(n, d) for n, d in zip(shape[1:-1], in_dil, strict=True)]
+        pads = resolve_padding(padding, spatial, kernel, stride, dil, where)
+        for axis, (n, k, d, p) in enumerate(zip(spatial, kernel, dil, pads, strict=True)):
             if n != -1 and n + p[0] + p[1] < d * (k - 1) + 1:
                 raise ValueError(
                     f"{where}: the dilated kernel ({d * (k - 1) + 1}) is larger than the padded "
@@ -163,10 +271,27 @@ def _conv(
         if use_bias:
             params["b"] = b_init(key_b, (filters,), dtype)
         spatial = tuple(
-            output_length(n, k, s, d, p)
-            for n, k, s, d, p in zip(shape[1:-1], kernel, stride, dil, pads, strict=True)
+            output_length(spread(n, e), k, s, d, p)
+            for n, e, k, s, d, p in zip(shape[1:-1], in_dil, kernel, stride, dil, pads, strict=True)
         )
         return (shape[0], *spatial, filters), params, {}
+
+    def plain(x: Array, w: Array, pads: list[tuple[int, int]]) -> Array:
+        return jax.lax.conv_general_dilated(
+            x,
+            w,
+            window_strides=stride,
+            padding=pads,
+            lhs_dilation=in_dil,
+            rhs_dilation=dil,
+            dimension_numbers=dimension_numbers,
+            feature_group_count=groups,
+        )
+
+    def use_matmul() -> bool:
+        if algorithm != "auto":
+            return algorithm == "matmul"
+        return groups == 1 and in_dil == (1,) * rank and jax.default_backend() == "cpu"
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
@@ -177,16 +302,13 @@ def _conv(
                 f"{where}: x must have shape (N, {axes}, {params['w'].shape[-2] * groups}) "
                 f"channels-last; got {x.shape}."
             )
-        pads = resolve_padding(padding, x.shape[1:-1], kernel, stride, dil, where)
-        y = jax.lax.conv_general_dilated(
-            x,
-            params["w"],
-            window_strides=stride,
-            padding=pads,
-            rhs_dilation=dil,
-            dimension_numbers=dimension_numbers,
-            feature_group_count=groups,
-        )
+        spatial = [spread(n, d) for n, d in zip(x.shape[1:-1], in_dil, strict=True)]
+        pads = resolve_padding(padding, spatial, kernel, stride, dil, where)
+        if use_matmul():
+            conv = _matmul_conv(kernel, stride, dil, pads, functools.partial(plain, pads=pads))
+            y = conv(x, params["w"])
+        else:
+            y = plain(x, params["w"], pads)
         if use_bias:
             y = y + expand_to(params["b"], y.ndim)
         return (y if phi is None else phi(y)), state
@@ -194,9 +316,10 @@ def _conv(
     config = {
         "type": kind, "filters": filters, "kernel_size": list(kernel), "strides": list(stride),
         "padding": padding if isinstance(padding, str) else [list(p) for p in padding],
-        "dilation": list(dil), "groups": groups, "use_bias": use_bias, "activation": activation,
+        "dilation": list(dil), "input_dilation": list(in_dil), "groups": groups,
+        "use_bias": use_bias, "activation": activation,
         "kernel_init": kernel_init, "bias_init": bias_init, "dtype": jnp.dtype(dtype).name,
-        "name": name,
+        "algorithm": algorithm, "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)
 
@@ -209,18 +332,21 @@ def _make(rank: int, kind: str, default_name: str) -> Callable[..., Layer]:
         strides: int | Sequence[int] = 1,
         padding: str | Sequence[tuple[int, int]] = "valid",
         dilation: int | Sequence[int] = 1,
+        input_dilation: int | Sequence[int] = 1,
         groups: int = 1,
         use_bias: bool = True,
         activation: str | Callable[[Array], Array] | None = None,
         kernel_init: str | Callable[..., Array] = "glorot_uniform",
         bias_init: str | Callable[..., Array] = "zeros",
         dtype: Any = jnp.float32,
+        algorithm: str = "auto",
         name: str = default_name,
     ) -> Layer:
         return _conv(
             rank, kind, filters, kernel_size, strides=strides, padding=padding, dilation=dilation,
-            groups=groups, use_bias=use_bias, activation=activation, kernel_init=kernel_init,
-            bias_init=bias_init, dtype=dtype, name=name,
+            input_dilation=input_dilation, groups=groups, use_bias=use_bias, activation=activation,
+            kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, algorithm=algorithm,
+            name=name,
         )  # fmt: skip
 
     constructor.__name__ = constructor.__qualname__ = kind
@@ -238,12 +364,16 @@ _DOC = r"""{rank}-D convolution over channels-last inputs ``(N, {axes}, C_in)``.
         strides: An int or {rank} ints, >= 1 (default 1).
         padding: ``"valid"`` (default), ``"same"``{causal}, or {rank} ``(before, after)`` pairs.
         dilation: Kernel dilation, an int or {rank} ints, >= 1 (default 1).
+        input_dilation: Input dilation (zeros between input elements, as a transposed
+            convolution), an int or {rank} ints, >= 1 (default 1).
         groups: Feature groups; ``groups == C_in`` is a depthwise convolution (default 1).
         use_bias: Add a bias (default ``True``).
         activation: Optional activation name or function.
         kernel_init: Kernel initializer (default ``"glorot_uniform"``).
         bias_init: Bias initializer (default ``"zeros"``).
         dtype: Parameter dtype (default float32).
+        algorithm: ``"auto"`` (default: patches + matrix product on CPU when ``groups == 1`` and
+            there is no input dilation, XLA's convolution otherwise), ``"matmul"`` or ``"xla"``.
         name: The layer's name (default ``"{default}"``).
 
     Returns:
@@ -280,4 +410,146 @@ Conv3D = _make(3, "Conv3D", "conv3d")
 Conv3D.__doc__ = _DOC.format(
     rank=3, axes="D, H, W", axes_out="D_out, H_out, W_out", kaxes="K_d, K_h, K_w", causal="",
     default="conv3d", kind="Conv3D", example="4, 4, 4", kexample="3, 3, 3",
+)  # fmt: skip
+
+
+def transpose_padding(
+    padding: Any, kernel: Sequence[int], stride: Sequence[int], dilation: Sequence[int], where: str
+) -> list[tuple[int, int]]:
+    r"""Pads of the input-dilated convolution that computes a transposed convolution.
+
+    With span :math:`e = d (k - 1) + 1`, ``"valid"`` gives the Keras length
+    :math:`n s + \max(e - s, 0)` and ``"same"`` gives :math:`n s`; explicit ``(c_0, c_1)`` pairs
+    crop the full length :math:`(n - 1) s + e` as PyTorch's ``padding`` does, each at most
+    :math:`e - 1`. Lengths then follow :func:`output_length` (stride 1, dilated input).
+
+    Example:
+        >>> transpose_padding("valid", (3,), (2,), (1,), "demo")
+        [(2, 2)]
+    """
+    rank = len(kernel)
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation, strict=True)]
+    if isinstance(padding, str):
+        name = padding.lower()
+        if name not in ("same", "valid"):
+            raise ValueError(
+                f"{where}: padding must be 'same', 'valid' or (before, after) crop pairs; "
+                f"got {padding!r}."
+            )
+        if name == "valid":
+            return [(e - 1, e - 1 + max(s - e, 0)) for e, s in zip(spans, stride, strict=True)]
+        pads = []
+        for e, s in zip(spans, stride, strict=True):
+            total = e + s - 2
+            before = e - 1 if s > e - 1 else math.ceil(total / 2)
+            pads.append((before, total - before))
+        return pads
+    pairs = [tuple(p) for p in padding] if isinstance(padding, (list, tuple)) else []
+    if len(pairs) != rank or any(
+        len(p) != 2 or not 0 <= min(p) <= max(p) < e for p, e in zip(pairs, spans, strict=True)
+    ):
+        raise ValueError(
+            f"{where}: explicit padding must be {rank} (before, after) crop pairs of ints in "
+            f"[0, span - 1] with spans {spans}; got {padding!r}."
+        )
+    return [(e - 1 - int(a), e - 1 - int(b)) for (a, b), e in zip(pairs, spans, strict=True)]
+
+
+def _make_transpose(rank: int, kind: str, default_name: str) -> Callable[..., Layer]:
+    def constructor(
+        filters: int,
+        kernel_size: int | Sequence[int],
+        *,
+        strides: int | Sequence[int] = 1,
+        padding: str | Sequence[tuple[int, int]] = "valid",
+        dilation: int | Sequence[int] = 1,
+        use_bias: bool = True,
+        activation: str | Callable[[Array], Array] | None = None,
+        kernel_init: str | Callable[..., Array] = "glorot_uniform",
+        bias_init: str | Callable[..., Array] = "zeros",
+        dtype: Any = jnp.float32,
+        name: str = default_name,
+    ) -> Layer:
+        where = f"{kind} '{name}'"
+        kernel = per_axis(kernel_size, rank, where, "kernel_size")
+        stride = per_axis(strides, rank, where, "strides")
+        dil = per_axis(dilation, rank, where, "dilation")
+        pads = transpose_padding(padding, kernel, stride, dil, where)
+        inner = _conv(
+            rank, kind, filters, kernel, strides=1, padding=pads, dilation=dil,
+            input_dilation=stride, groups=1, use_bias=use_bias, activation=activation,
+            kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, algorithm="xla", name=name,
+        )  # fmt: skip
+        flip = (slice(None, None, -1),) * rank
+
+        def apply(
+            params: Params,
+            state: State,
+            x: Array,
+            *,
+            key: PRNGKey | None = None,
+            train: bool = False,
+        ) -> tuple[Array, State]:
+            # The scatter form y[i s + k d - c] += x[i] W[k] is the input-dilated convolution
+            # with the kernel flipped: flipping here keeps weights interchangeable with Keras.
+            flipped = {**params, "w": params["w"][flip]}
+            return inner.apply(flipped, state, x, key=key, train=train)
+
+        config = {
+            "type": kind, "filters": filters, "kernel_size": list(kernel),
+            "strides": list(stride),
+            "padding": padding if isinstance(padding, str) else [list(p) for p in padding],
+            "dilation": list(dil), "use_bias": use_bias, "activation": activation,
+            "kernel_init": kernel_init, "bias_init": bias_init, "dtype": jnp.dtype(dtype).name,
+            "name": name,
+        }  # fmt: skip
+        return Layer(inner.init, apply, name, config)
+
+    constructor.__name__ = constructor.__qualname__ = kind
+    return constructor
+
+
+_TRANSPOSE_DOC = r"""{rank}-D transposed convolution over ``(N, {axes}, C_in)`` (the gradient of a
+    strided convolution; upsamples by ``strides``).
+
+    .. math:: y[i s + k d - c_0, c'] \mathrel{{+}}= \sum_c x[i, c] \, W[k, c, c'] \quad (+ b_{{c'}})
+
+    Output length per axis: :math:`n s + \max(e - s, 0)` for ``"valid"`` (default),
+    :math:`n s` for ``"same"``, and :math:`(n - 1) s + e - c_0 - c_1` for explicit crop pairs,
+    with :math:`e = d (k - 1) + 1` (Keras' and PyTorch's conventions; see
+    :func:`transpose_padding`). Weights ``({kaxes}, C_in, C_out)`` carry the same meaning as
+    Keras' after swapping its last two axes.
+
+    Args:
+        filters: :math:`C_{{out}}`.
+        kernel_size: An int or {rank} ints.
+        strides: Upsampling factor, an int or {rank} ints, >= 1 (default 1).
+        padding: ``"valid"``, ``"same"`` or {rank} ``(before, after)`` crop pairs.
+        dilation: Kernel dilation (default 1).
+        use_bias: Add a bias (default ``True``).
+        activation: Optional activation name or function.
+        kernel_init: Kernel initializer (default ``"glorot_uniform"``).
+        bias_init: Bias initializer (default ``"zeros"``).
+        dtype: Parameter dtype (default float32).
+        name: The layer's name (default ``"{default}"``).
+
+    Returns:
+        A :class:`~jaxnn.Layer`; params ``w ({kaxes}, C_in, C_out)``, ``b (C_out,)``.
+
+    Example:
+        >>> import jax
+        >>> layer = {kind}(4, 3, strides=2, padding="same")
+        >>> layer.init(jax.random.key(0), (-1, {example}, 2))[0]
+        (-1, {example_out}, 4)
+"""
+
+Conv1DTranspose = _make_transpose(1, "Conv1DTranspose", "conv1d_transpose")
+Conv1DTranspose.__doc__ = _TRANSPOSE_DOC.format(
+    rank=1, axes="W", kaxes="K_w", default="conv1d_transpose", kind="Conv1DTranspose",
+    example="5", example_out="10",
+)  # fmt: skip
+Conv2DTranspose = _make_transpose(2, "Conv2DTranspose", "conv2d_transpose")
+Conv2DTranspose.__doc__ = _TRANSPOSE_DOC.format(
+    rank=2, axes="H, W", kaxes="K_h, K_w", default="conv2d_transpose", kind="Conv2DTranspose",
+    example="5, 6", example_out="10, 12",
 )  # fmt: skip

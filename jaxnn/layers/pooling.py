@@ -4,6 +4,13 @@ r"""Pooling over the spatial axes of channels-last inputs, and nearest-neighbour
 or stride applies to every spatial axis. Output lengths use :func:`jaxnn.layers.conv.output_length`
 with the window as kernel. With ``padding="same"`` the average counts only real elements (as
 Keras), and max pooling ignores the padding.
+
+Non-overlapping windows (strides equal to the window, the default) reduce a reshaped view
+``(N, o_1, k_1, ..., C)`` rather than calling ``lax.reduce_window``: on XLA's CPU backend the
+gradient of ``reduce_window`` costs more than the rest of a small CNN's pooling step (measured in
+``experiments/bench_cnn.py``). The values are the same; where several inputs of a max-pooling
+window tie for the maximum, the gradient is shared among them equally (``reduce_window`` gives it
+all to the first).
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn.core import Layer, as_shape
 from jaxnn.layers.conv import output_length, per_axis, resolve_padding
@@ -30,6 +38,19 @@ def _check_spatial(shape: Shape, where: str) -> None:
             f"{where}: input_shape must be (N, *spatial, C) channels-last with at least one "
             f"spatial axis; got {shape}."
         )
+
+
+def _blocks(x: Any, win: tuple[int, ...], pads: list[tuple[int, int]], fill: float) -> Any:
+    """``x`` padded with ``fill``, cut into non-overlapping windows ``(N, o_1, k_1, ..., C)``.
+
+    Works on NumPy arrays too (``xp=np``), for constants computed while tracing.
+    """
+    xp: Any = np if isinstance(x, np.ndarray) else jnp
+    x = xp.pad(x, [(0, 0), *pads, (0, 0)], constant_values=fill)
+    out = [n // k for n, k in zip(x.shape[1:-1], win, strict=True)]
+    x = x[(slice(None), *[slice(0, o * k) for o, k in zip(out, win, strict=True)])]
+    split = [d for o, k in zip(out, win, strict=True) for d in (o, k)]
+    return x.reshape(x.shape[0], *split, x.shape[-1])
 
 
 def _pool(kind: str, window: Any, strides: Any, padding: str, name: str) -> Layer:
@@ -66,6 +87,14 @@ def _pool(kind: str, window: Any, strides: Any, padding: str, name: str) -> Laye
     ) -> tuple[Array, State]:
         del params, key, train
         win, stride, pads = geometry(x.shape)
+        if win == stride:
+            window_axes = tuple(range(2, 2 * len(win) + 1, 2))
+            if kind == "MaxPool":
+                return _blocks(x, win, pads, -jnp.inf).max(axis=window_axes), state
+            total = _blocks(x, win, pads, 0.0).sum(axis=window_axes)
+            ones = np.ones((1, *x.shape[1:-1], 1), np.float32)
+            count = _blocks(ones, win, pads, 0.0).sum(axis=window_axes)
+            return total / count.astype(x.dtype), state
         dims, steps, padding_all = (1, *win, 1), (1, *stride, 1), [(0, 0), *pads, (0, 0)]
         if kind == "MaxPool":
             y = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, dims, steps, padding_all)

@@ -1,10 +1,20 @@
 r"""Recurrent layers over ``(N, T, D)`` sequences, stepped with ``lax.scan``: SimpleRNN, LSTM, GRU.
 
-Every layer starts from a zero state, reads the sequence forward (or backward with
-``reverse=True``) and returns the last output ``(N, U)`` or, with ``return_sequences=True``,
-every output ``(N, T, U)`` in the input's time order. Weights are ``w_x (D, G U)``,
-``w_h (U, G U)`` and ``b (G U,)`` with the :math:`G` gates side by side in the order the
-equations below list them.
+Every layer reads the sequence forward (or backward with ``reverse=True``) and returns the final
+output ``(N, U)`` or, with ``return_sequences=True``, every output ``(N, T, U)`` in the input's
+time order.
+
+The input is an array ``(N, T, D)``, or a dict ``{"inputs": (N, T, D), "mask": (N, T),
+"initial_state": ...}`` with either key optional:
+
+- ``mask`` (True for real steps) makes padded variable-length sequences exact: a masked step leaves
+  the state as it was and outputs zeros, so the final output is the state after each sequence's
+  last real step, in either direction. With ``return_sequences=True`` the output is again a dict
+  ``{"inputs": (N, T, U), "mask": mask}``, so masked recurrent layers stack.
+- ``initial_state`` replaces the zero state: ``(N, U)``, or a pair ``(h, c)`` for the LSTM.
+
+Weights are ``w_x (D, G U)``, ``w_h (U, G U)`` and ``b (G U,)`` with the :math:`G` gates side by
+side in the order the equations below list them.
 
 - SimpleRNN: :math:`h_t = \tanh(x_t W_x + h_{t-1} W_h + b)`.
 - LSTM (gates i, f, g, o, as Keras; the forget-gate bias starts at 1):
@@ -21,7 +31,7 @@ equations below list them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
@@ -29,7 +39,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
-from jaxnn.types import Array, Params, PRNGKey, Shape, State
+from jaxnn.types import Array, Params, PRNGKey, State
 
 __all__ = ["GRU", "LSTM", "Bidirectional", "SimpleRNN"]
 
@@ -83,9 +93,21 @@ def _recurrent(
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     h_init = initializers.get(recurrent_init, where=f"{where} recurrent_init")
 
-    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
+    def split(x: Any) -> tuple[Any, Any, Any]:
+        if not isinstance(x, Mapping):
+            return x, None, None
+        unknown = sorted(set(x) - {"inputs", "mask", "initial_state"})
+        if unknown or "inputs" not in x:
+            raise ValueError(
+                f"{where}: a dict input needs 'inputs' and may have 'mask' and 'initial_state'; "
+                f"got keys {sorted(x)}."
+            )
+        return x["inputs"], x.get("mask"), x.get("initial_state")
+
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Any, Params, State]:
         check_key(key, where=f"{where}.init")
-        shape = as_shape(input_shape, where=f"{where}.init")
+        inputs, mask, _ = split(input_shape)
+        shape = as_shape(inputs, where=f"{where}.init")
         if len(shape) != 3 or shape[-1] < 1:
             raise ValueError(
                 f"{where}: input_shape must be (N, T, D) with a batch axis and a known D; got "
@@ -99,24 +121,64 @@ def _recurrent(
         if forget_bias:
             b = b.at[units : 2 * units].set(forget_bias)
         params = {"w_x": w_init(key_x, (shape[-1], gates * units), dtype), "w_h": w_h, "b": b}
-        out = (shape[0], shape[1], units) if return_sequences else (shape[0], units)
-        return out, params, {}
+        if not return_sequences:
+            return (shape[0], units), params, {}
+        out = (shape[0], shape[1], units)
+        if mask is None:
+            return out, params, {}
+        return {"inputs": out, "mask": as_shape(mask, where=f"{where}.init")}, params, {}
+
+    def initial_carry(h0: Any, n: int, dtype: Any) -> Any:
+        zeros = jnp.zeros((n, units), dtype)
+        if h0 is None:
+            return (zeros, zeros) if kind == "LSTM" else zeros
+        parts = h0 if kind == "LSTM" else (h0,)
+        expected = "a pair (h, c) of" if kind == "LSTM" else "an array"
+        if (
+            kind == "LSTM"
+            and not (isinstance(h0, (tuple, list)) and len(h0) == 2)
+            or any(jnp.shape(a) != (n, units) for a in parts)
+        ):
+            got = [jnp.shape(a) for a in h0] if isinstance(h0, (tuple, list)) else jnp.shape(h0)
+            raise ValueError(
+                f"{where}: initial_state must be {expected} shape ({n}, {units}); got {got}."
+            )
+        carry = tuple(jnp.asarray(a, dtype) for a in parts)
+        return carry if kind == "LSTM" else carry[0]
 
     def apply(
-        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
-    ) -> tuple[Array, State]:
+        params: Params, state: State, x: Any, *, key: PRNGKey | None = None, train: bool = False
+    ) -> tuple[Any, State]:
         del key, train
+        x, mask, h0 = split(x)
         d_in = params["w_x"].shape[0]
         if x.ndim != 3 or x.shape[-1] != d_in:
             raise ValueError(f"{where}: x must have shape (N, T, {d_in}); got {x.shape}.")
-        h0 = jnp.zeros((x.shape[0], units), x.dtype)
-        carry = (h0, h0) if kind == "LSTM" else h0
-        _, outputs = jax.lax.scan(
-            lambda c, xt: cell(params, c, xt), carry, jnp.swapaxes(x, 0, 1), reverse=reverse
-        )
+        if mask is not None and jnp.shape(mask) != x.shape[:2]:
+            raise ValueError(
+                f"{where}: mask must have shape (N, T) = {x.shape[:2]}, one entry per step of x; "
+                f"got {jnp.shape(mask)}."
+            )
+        carry = initial_carry(h0, x.shape[0], x.dtype)
+        xs = jnp.swapaxes(x, 0, 1)
+        if mask is None:
+            carry, outputs = jax.lax.scan(
+                lambda c, xt: cell(params, c, xt), carry, xs, reverse=reverse
+            )
+        else:
+            keep_all = jnp.swapaxes(jnp.asarray(mask, bool), 0, 1)[..., None]
+
+            def step(c: Any, inputs: tuple[Array, Array]) -> tuple[Any, Array]:
+                xt, keep = inputs
+                new, out = cell(params, c, xt)
+                new = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, c)
+                return new, jnp.where(keep, out, 0.0)
+
+            carry, outputs = jax.lax.scan(step, carry, (xs, keep_all), reverse=reverse)
         if not return_sequences:
-            return (outputs[0] if reverse else outputs[-1]), state
-        return jnp.swapaxes(outputs, 0, 1), state
+            return (carry[0] if kind == "LSTM" else carry), state
+        y = jnp.swapaxes(outputs, 0, 1)
+        return (y if mask is None else {"inputs": y, "mask": mask}), state
 
     config = {
         "type": kind,
@@ -204,6 +266,9 @@ def Bidirectional(
 ) -> Layer:
     """Runs a recurrent layer forward and backward and concatenates the outputs (features last).
 
+    A dict input's ``mask`` goes to both directions; its ``initial_state`` must be a pair
+    ``(forward_state, backward_state)``.
+
     Args:
         layer_fn: ``SimpleRNN``, ``LSTM`` or ``GRU``.
         units: Units of each direction.
@@ -218,13 +283,44 @@ def Bidirectional(
         >>> Bidirectional(GRU, 3).init(jax.random.key(0), (-1, 5, 2))[0]
         (-1, 6)
     """
-    from jaxnn.combinators import parallel
+    where = f"Bidirectional '{name}'"
+    forward = layer_fn(units, return_sequences=return_sequences, name="forward")
+    backward = layer_fn(units, return_sequences=return_sequences, reverse=True, name="backward")
 
-    both = parallel(
-        layer_fn(units, return_sequences=return_sequences, name="forward"),
-        layer_fn(units, return_sequences=return_sequences, reverse=True, name="backward"),
-        name=name,
-    )
-    return both._replace(
-        config={"type": "Bidirectional", "layer": layer_fn.__name__, "units": units, "name": name}
-    )
+    def halves(x: Any) -> tuple[Any, Any]:
+        if not isinstance(x, Mapping) or "initial_state" not in x:
+            return x, x
+        h0 = x["initial_state"]
+        if not (isinstance(h0, (tuple, list)) and len(h0) == 2):
+            raise ValueError(
+                f"{where}: initial_state must be a pair (forward_state, backward_state); got "
+                f"{type(h0).__name__}."
+            )
+        return {**x, "initial_state": h0[0]}, {**x, "initial_state": h0[1]}
+
+    def join(a: Any, b: Any) -> Any:
+        if isinstance(a, Mapping):
+            return {**a, "inputs": join(a["inputs"], b["inputs"])}
+        if isinstance(a, tuple):  # shapes
+            return (*a[:-1], a[-1] + b[-1])
+        return jnp.concatenate([a, b], axis=-1)
+
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Any, Params, State]:
+        check_key(key, where=f"{where}.init")
+        key_f, key_b = jax.random.split(key)
+        fwd, bwd = halves(input_shape)
+        shape_f, params_f, _ = forward.init(key_f, fwd)
+        shape_b, params_b, _ = backward.init(key_b, bwd)
+        return join(shape_f, shape_b), {"forward": params_f, "backward": params_b}, {}
+
+    def apply(
+        params: Params, state: State, x: Any, *, key: PRNGKey | None = None, train: bool = False
+    ) -> tuple[Any, State]:
+        fwd, bwd = halves(x)
+        y_f, _ = forward.apply(params["forward"], {}, fwd, key=key, train=train)
+        y_b, _ = backward.apply(params["backward"], {}, bwd, key=key, train=train)
+        return join(y_f, y_b), state
+
+    config = {"type": "Bidirectional", "layer": layer_fn.__name__, "units": units,
+              "return_sequences": return_sequences, "name": name}  # fmt: skip
+    return Layer(init, apply, name, config)

@@ -93,8 +93,12 @@ def _split_data(
 
 
 # Layer types whose steps run far slower inside a lax.scan body than as separate compiled steps
-# on XLA's CPU backend (measured for convolutions: about 23x; see the conv/recurrent issue).
-_SLOW_IN_SCAN_ON_CPU = frozenset({"Conv1D", "Conv2D", "Conv3D", "ConvTranspose"})
+# on XLA's CPU backend: XLA's CPU convolution (which computes a Conv layer's input gradient, and the
+# whole layer with algorithm="xla") took 142 ms in a loop body against 21 ms outside one on T3
+# (experiments/bench_cnn.py), so such models run one compiled step per chunk, without a loop.
+_SLOW_IN_SCAN_ON_CPU = frozenset(
+    {"Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose"}
+)
 
 
 def _layer_types(config: Any) -> set[str]:

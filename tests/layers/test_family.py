@@ -14,7 +14,9 @@ from jaxnn.layers import (
     BatchNorm,
     Bidirectional,
     Conv1D,
+    Conv1DTranspose,
     Conv2D,
+    Conv2DTranspose,
     Conv3D,
     Dense,
     Dropout,
@@ -23,6 +25,7 @@ from jaxnn.layers import (
     GlobalMaxPool,
     LayerNorm,
     MaxPool,
+    MultiHeadAttention,
     Reshape,
     SimpleRNN,
     UpSampling,
@@ -53,6 +56,19 @@ LAYERS = {
         False,
     ),
     "conv3d": (lambda: Conv3D(2, 2), (3, 3, 3, 1), True, False),
+    "conv2d_xla_input_dilation": (
+        lambda: Conv2D(2, 2, input_dilation=2, padding="same", algorithm="xla"),
+        (3, 3, 2),
+        True,
+        False,
+    ),
+    "conv1d_transpose_same": (
+        lambda: Conv1DTranspose(3, 3, strides=2, padding="same"),
+        (4, 2),
+        True,
+        False,
+    ),
+    "conv2d_transpose": (lambda: Conv2DTranspose(2, 2, strides=2), (2, 3, 2), True, False),
     "max_pool": (lambda: MaxPool(2), (4, 4, 2), False, False),
     "avg_pool_same": (lambda: AvgPool(3, strides=2, padding="same"), (5, 5, 2), False, False),
     "global_avg_pool": (lambda: GlobalAvgPool(), (3, 3, 2), False, False),
@@ -62,6 +78,12 @@ LAYERS = {
     "lstm": (lambda: LSTM(3), (4, 2), True, False),
     "gru_reverse": (lambda: GRU(3, reverse=True), (4, 2), True, False),
     "bidirectional_lstm": (lambda: Bidirectional(LSTM, 2), (3, 2), True, False),
+    "multi_head_attention_causal": (
+        lambda: MultiHeadAttention(2, 3, causal=True),
+        (4, 5),
+        True,
+        False,
+    ),
 }
 IDS = sorted(LAYERS)
 N = 4
