@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _report import write_section
 
 HERE = Path(__file__).resolve().parent
 IMPLS = [
@@ -483,9 +484,10 @@ def write_report(results: dict, args: argparse.Namespace) -> None:
     text = "\n".join(lines)
     print(text + "\n" + memory)
     if args.out:
-        report = Path(args.out)
-        report.write_text(
-            "# Benchmarks\n\n## Training throughput: `experiments/bench_fit.py`\n\n"
+        write_section(
+            args.out,
+            "fit",
+            "## Training throughput: `experiments/bench_fit.py`\n\n"
             + f"Machine: {os.cpu_count()} CPU cores, backend CPU. Versions: "
             + ", ".join(f"{k} {v}" for k, v in versions().items())
             + f".\n\nCommand: `python experiments/bench_fit.py --rounds {args.rounds}"
@@ -495,7 +497,7 @@ def write_report(results: dict, args: argparse.Namespace) -> None:
             + text
             + "\n\n"
             + memory
-            + READING
+            + READING,
         )
 
 

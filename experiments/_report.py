@@ -1,0 +1,27 @@
+"""Writes one benchmark's section of a shared Markdown report, leaving the others as they are."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_section(path: str | Path, key: str, text: str, title: str = "# Benchmarks") -> None:
+    """Replaces the text between ``<!-- begin key -->`` and ``<!-- end key -->`` (atomically).
+
+    The section is appended when the file or the markers do not exist yet.
+    """
+    path = Path(path)
+    begin, end = f"<!-- begin {key} -->", f"<!-- end {key} -->"
+    block = f"{begin}\n{text.strip()}\n{end}"
+    old = path.read_text() if path.exists() else f"{title}\n"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        new = head + block + rest.split(end, 1)[1]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(new)
+    os.replace(tmp, path)
