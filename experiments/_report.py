@@ -25,3 +25,16 @@ def write_section(path: str | Path, key: str, text: str, title: str = "# Benchma
     with os.fdopen(fd, "w") as f:
         f.write(new)
     os.replace(tmp, path)
+
+
+def versions(names: list[str]) -> dict[str, str]:
+    """Installed versions of ``names`` ("missing" for those not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in names:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "missing"
+    return out

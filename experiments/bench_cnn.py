@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 
+import _report
 import numpy as np
 from _report import write_section
 
@@ -268,15 +269,8 @@ def run_worker(impl: str, n: int, epochs: int) -> None:
 
 
 def versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = []
-    for name in ["jax", "jaxlib", "optax", "flax", "keras", "torch"]:
-        try:
-            out.append(f"{name} {version(name)}")
-        except PackageNotFoundError:
-            out.append(f"{name} missing")
-    return ", ".join(out)
+    found = _report.versions(["jax", "jaxlib", "optax", "flax", "keras", "torch"])
+    return ", ".join(f"{name} {v}" for name, v in found.items())
 
 
 def drive(args: argparse.Namespace) -> None:

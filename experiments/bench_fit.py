@@ -28,6 +28,7 @@ import sys
 import time
 from pathlib import Path
 
+import _report
 import numpy as np
 from _report import write_section
 
@@ -381,15 +382,7 @@ def run_worker(impl: str, task: str, epochs: int) -> None:
 
 
 def versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
-    for name in ["jax", "jaxlib", "optax", "flax", "equinox", "keras", "torch"]:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "missing"
-    return out
+    return _report.versions(["jax", "jaxlib", "optax", "flax", "equinox", "keras", "torch"])
 
 
 def drive(args: argparse.Namespace) -> None:
