@@ -23,7 +23,18 @@ import jax.numpy as jnp
 
 from jaxnn.types import Array
 
-__all__ = ["Derivatives", "derivatives", "hvp", "jaxpr_text", "passes_for_jacobian"]
+__all__ = [
+    "Counted",
+    "Derivatives",
+    "count_evaluations",
+    "derivatives",
+    "flops",
+    "hvp",
+    "jaxpr_text",
+    "passes_for_jacobian",
+]
+
+_JACOBIAN_METHODS = ("forward", "reverse", "finite_differences")
 
 
 class Derivatives(NamedTuple):
@@ -85,6 +96,105 @@ def passes_for_jacobian(n_inputs: int, n_outputs: int) -> dict[str, int]:
         {'forward': 1000000, 'reverse': 1, 'finite_differences': 2000000}
     """
     return {"forward": n_inputs, "reverse": n_outputs, "finite_differences": 2 * n_inputs}
+
+
+class Counted(NamedTuple):
+    """A Jacobian and what computing it cost, counted as it ran (see :func:`count_evaluations`).
+
+    Attributes:
+        jacobian: ``(m, n)`` (``(n,)`` for a scalar output).
+        function_calls: How many times the body of ``f`` ran.
+        forward_passes: Tangents pushed forward (JVPs).
+        backward_passes: Cotangents pulled back (VJPs).
+    """
+
+    jacobian: Array
+    function_calls: int
+    forward_passes: int
+    backward_passes: int
+
+
+def count_evaluations(
+    f: Callable[[Array], Array], x: Array, method: str, *, eps: float = 1e-3
+) -> Counted:
+    r"""Builds the Jacobian of ``f`` at ``x`` one pass at a time, counting the passes.
+
+    ``"forward"`` pushes each unit tangent :math:`e_i` through ``f`` (one JVP, so one run of
+    ``f``, per input); ``"reverse"`` runs ``f`` once, keeping what the backward pass needs, then
+    pulls back each unit cotangent (one VJP per output); ``"finite_differences"`` evaluates
+    :math:`(f(x + \epsilon e_i) - f(x - \epsilon e_i)) / 2\epsilon`. ``f`` is wrapped so that every
+    run of its body is counted; nothing is jitted, so every pass really runs. This is what
+    ``jax.jacfwd`` and ``jax.jacrev`` do, batched with ``vmap`` (see :func:`flops` for their
+    measured cost).
+
+    Args:
+        f: A function from ``(n,)`` to ``(m,)`` or to a scalar.
+        x: The point, ``(n,)``.
+        method: ``"forward"``, ``"reverse"`` or ``"finite_differences"``.
+        eps: The finite-difference step (default 1e-3).
+
+    Returns:
+        A :class:`Counted`.
+
+    Raises:
+        ValueError: For an unknown method (the known ones listed) or an ``x`` that is not 1-D.
+
+    Example:
+        >>> f = lambda x: jnp.sum(x ** 2)
+        >>> x = jnp.arange(5.0)
+        >>> [count_evaluations(f, x, m)[1:] for m in ("forward", "reverse", "finite_differences")]
+        [(5, 5, 0), (1, 0, 1), (10, 0, 0)]
+        >>> count_evaluations(f, x, "reverse").jacobian.tolist()    # 2 x
+        [0.0, 2.0, 4.0, 6.0, 8.0]
+    """
+    if method not in _JACOBIAN_METHODS:
+        raise ValueError(
+            f"count_evaluations: method must be one of {list(_JACOBIAN_METHODS)}; got {method!r}."
+        )
+    if jnp.ndim(x) != 1:
+        raise ValueError(
+            f"count_evaluations: x must be a vector (n,); got shape {tuple(jnp.shape(x))}."
+        )
+    calls = 0
+
+    def counted(v: Array) -> Array:
+        nonlocal calls
+        calls += 1
+        return f(v)
+
+    basis = jnp.eye(x.shape[0], dtype=x.dtype)
+    if method == "forward":
+        columns = [jax.jvp(counted, (x,), (e,))[1] for e in basis]
+        return Counted(jnp.stack(columns, -1), calls, len(columns), 0)
+    if method == "reverse":
+        value, pullback = jax.vjp(counted, x)
+        if jnp.ndim(value) == 0:
+            return Counted(pullback(jnp.ones_like(value))[0], calls, 0, 1)
+        cotangents = jnp.eye(value.size, dtype=value.dtype).reshape(-1, *value.shape)
+        rows = [pullback(u)[0] for u in cotangents]
+        return Counted(jnp.stack(rows), calls, 0, len(rows))
+    columns = [(counted(x + eps * e) - counted(x - eps * e)) / (2 * eps) for e in basis]
+    return Counted(jnp.stack(columns, -1), calls, 0, 0)
+
+
+def flops(f: Callable[..., Any], *example_args: Any) -> float:
+    """The floating-point operations XLA counts in the compiled ``f`` (its cost analysis).
+
+    Divide the count of ``jax.jacfwd(f)`` or ``jax.jacrev(f)`` by that of ``f`` to see how many
+    evaluations of ``f`` each costs, measured on the program that actually runs.
+
+    Example:
+        >>> w = jnp.ones((100, 8))
+        >>> f = lambda x: jnp.sum(jnp.tanh(x @ w))
+        >>> x = jnp.ones(100)
+        >>> forward, reverse = (flops(jax.jacfwd(f), x), flops(jax.jacrev(f), x))
+        >>> forward / flops(f, x) > 50, reverse / flops(f, x) < 5   # about n = 100, and about 2
+        (True, True)
+    """
+    cost = jax.jit(f).lower(*example_args).compile().cost_analysis()
+    if isinstance(cost, list | tuple):  # older jaxlib: one dict per computation
+        cost = cost[0]
+    return float(cost.get("flops", 0.0)) if cost else 0.0
 
 
 def jaxpr_text(f: Callable[..., Any], *example_args: Any) -> str:

@@ -61,3 +61,59 @@ def test_errors():
         descent.gradient_descent(X, Y[:39])
     with pytest.raises(ValueError, match="learning_rate must be > 0; got -0.1"):
         descent.gradient_descent(X, Y, learning_rate=-0.1)
+
+
+def test_three_points_total_absolute_error():
+    x, y = descent.three_points()
+    # Independent reference: the best line under absolute error by a brute-force grid search.
+    ws, bs = np.meshgrid(np.linspace(0, 3, 301), np.linspace(-1, 2, 301), indexing="ij")
+    totals = np.abs(ws[..., None] * x + bs[..., None] - y).sum(-1)
+    assert totals.min() == pytest.approx(0.5, abs=1e-9)
+    i, j = np.unravel_index(totals.argmin(), totals.shape)
+    assert (ws[i, j], bs[i, j]) == pytest.approx((1.5, 0.5), abs=1e-9)
+    assert descent.best_absolute_line(x, y) == pytest.approx((1.5, 0.5, 0.5))
+    assert descent.total_absolute_error(1.5, 0.5, x, y) == pytest.approx(0.5)
+    # The least-squares line is another one: 1/6 + 1/3 + 1/6 in total, with less squared error.
+    w_ls, b_ls = np.linalg.lstsq(np.c_[x, np.ones(3)], y, rcond=None)[0]
+    assert descent.total_absolute_error(w_ls, b_ls, x, y) == pytest.approx(2 / 3)
+    assert descent.mse(np.array([w_ls]), b_ls, x[:, None], y) < descent.mse(
+        np.array([1.5]), 0.5, x[:, None], y
+    )
+
+
+def test_gradient_descent_on_absolute_error_approaches_the_best_line():
+    x, y = descent.three_points()
+    mse_fit = descent.gradient_descent(x, y, learning_rate=0.05, epochs=3000)
+    assert (mse_fit.weights[0], mse_fit.bias) == pytest.approx((1.5, 2 / 3), abs=1e-6)
+    errors = []
+    for rate in (0.01, 0.003):
+        t = descent.gradient_descent(x, y, learning_rate=rate, epochs=5000, loss="mae")
+        errors.append(descent.total_absolute_error(t.weights, t.bias, x, y))
+        assert t.losses[-1] == pytest.approx(errors[-1] / 3)
+    # Within about a step of 0.5 (the subgradient hovers around the kink), closer for a smaller step.
+    assert 0.5 <= errors[1] < errors[0] < 0.56
+    assert errors[1] < 0.52
+
+
+def test_mae_subgradient_equals_jax_grad_away_from_kinks():
+    w, b = np.array([0.3, -0.1]), 0.2
+    gw, gb = descent.gradient(w, b, X, Y, "mae")
+    with jax.enable_x64(True):
+
+        def loss(w, b):
+            return jnp.mean(jnp.abs(jnp.asarray(X) @ w + b - jnp.asarray(Y)))
+
+        jw, jb = jax.grad(loss, argnums=(0, 1))(jnp.asarray(w), jnp.float64(b))
+    np.testing.assert_allclose(gw, jw, rtol=1e-12)
+    assert gb == pytest.approx(float(jb), rel=1e-12)
+
+
+def test_loss_and_line_errors():
+    with pytest.raises(ValueError, match=r"loss must be one of \['mse', 'mae'\]; got 'huber'"):
+        descent.gradient_descent(X, Y, loss="huber")
+    with pytest.raises(ValueError, match=r"gradient: loss must be one of"):
+        descent.gradient(np.zeros(2), 0.0, X, Y, "l1")
+    with pytest.raises(ValueError, match=r"same length; got 3 and 2"):
+        descent.best_absolute_line([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match=r"at least two distinct values"):
+        descent.best_absolute_line([1, 1, 1], [1, 2, 3])
