@@ -6,7 +6,11 @@
   ``jax.grad`` and finite differences (``python -m jaxnn.autodiff`` prints the table).
 - :mod:`~jaxnn.autodiff.scalar`: a tiny scalar reverse-mode engine and its graph.
 - :mod:`~jaxnn.autodiff.neurons`: McCulloch-Pitts units, the perceptron rule, XOR.
-- :mod:`~jaxnn.autodiff.descent`: batch / mini-batch / stochastic gradient descent, step sizes.
+- :mod:`~jaxnn.autodiff.descent`: batch / mini-batch / stochastic gradient descent, step sizes,
+  squared against absolute error on three points.
+- :mod:`~jaxnn.autodiff.modes`: forward mode against reverse mode, Hessians, passes counted.
+
+Tutorial pages built from runnable scripts: ``docs/tutorials/`` (``experiments/tutorials/``).
 """
 
 from jaxnn.autodiff.activations import RULES
