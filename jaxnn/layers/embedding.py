@@ -19,6 +19,7 @@ def Embedding(
     features: int,
     *,
     embedding_init: Any = "normal",
+    mask_zero: bool = False,
     dtype: Any = jnp.float32,
     name: str = "embedding",
 ) -> Layer:
@@ -34,6 +35,10 @@ def Embedding(
         num_embeddings: :math:`V`, the number of ids.
         features: :math:`D`, the vector length.
         embedding_init: Initializer of the table (default ``"normal"``: :math:`N(0, 0.05^2)`).
+        mask_zero: If True, id 0 is padding: the layer returns ``{"inputs": vectors, "mask":
+            ids != 0}``, the dict a recurrent layer takes, so padded sequences need no separate
+            mask (Keras' ``mask_zero``). Id 0 still has a row in the table: give
+            ``num_embeddings`` = vocabulary + 1.
         dtype: Parameter dtype (default float32).
         name: The layer's name (default ``"embedding"``).
 
@@ -41,7 +46,8 @@ def Embedding(
         A :class:`~jaxnn.Layer`.
 
     Shapes:
-        - x: integer ids ``(N, ...)``; y: ``(N, ..., D)``.
+        - x: integer ids ``(N, ...)``; y: ``(N, ..., D)``, or with ``mask_zero``
+          ``{"inputs": (N, ..., D), "mask": (N, ...)}``.
         - params ``embedding``: ``(V, D)``.
 
     Raises:
@@ -54,6 +60,12 @@ def Embedding(
         >>> out_shape, params, _ = layer.init(jax.random.key(0), (-1, 7))
         >>> out_shape, params["embedding"].shape
         ((-1, 7, 4), (10, 4))
+        >>> padded = Embedding(10, 4, mask_zero=True)
+        >>> padded.init(jax.random.key(0), (-1, 7))[0]
+        {'inputs': (-1, 7, 4), 'mask': (-1, 7)}
+        >>> out, _ = padded.apply(params, {}, jnp.array([[3, 1, 0, 0]]))
+        >>> out["mask"].tolist()
+        [[True, True, False, False]]
     """
     where = f"Embedding '{name}'"
     check_positive_int(num_embeddings, where=where, arg="num_embeddings")
@@ -65,25 +77,28 @@ def Embedding(
         shape = as_shape(input_shape, where=f"{where}.init")
         if len(shape) < 1:
             raise ValueError(f"{where}: input_shape must have a batch axis, (N, ...); got {shape}.")
-        return (
-            shape + (features,),
-            {"embedding": table_init(key, (num_embeddings, features), dtype)},
-            {},
-        )
+        out: Any = shape + (features,)
+        if mask_zero:
+            out = {"inputs": out, "mask": shape}
+        return out, {"embedding": table_init(key, (num_embeddings, features), dtype)}, {}
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
-    ) -> tuple[Array, State]:
+    ) -> tuple[Any, State]:
         del key, train
         if not jnp.issubdtype(jnp.asarray(x).dtype, jnp.integer):
             raise TypeError(f"{where}: x must hold integer ids; got dtype {jnp.asarray(x).dtype}.")
         check_labels(x, num_embeddings, where=where, arg="ids")
-        return jnp.take(params["embedding"], x, axis=0, mode="clip"), state
+        y = jnp.take(params["embedding"], x, axis=0, mode="clip")
+        if mask_zero:
+            return {"inputs": y, "mask": jnp.asarray(x) != 0}, state
+        return y, state
 
     config = {
         "type": "Embedding",
         "num_embeddings": num_embeddings,
         "features": features,
+        "mask_zero": mask_zero,
         "name": name,
     }
     return Layer(init, apply, name, config)
