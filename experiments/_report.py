@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
+
+from jaxnn.checkpoint import write_atomic
 
 
 def write_section(path: str | Path, key: str, text: str, title: str = "# Benchmarks") -> None:
@@ -21,10 +21,7 @@ def write_section(path: str | Path, key: str, text: str, title: str = "# Benchma
         new = head + block + rest.split(end, 1)[1]
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
+    write_atomic(path, new.encode())
 
 
 def versions(names: list[str]) -> dict[str, str]:

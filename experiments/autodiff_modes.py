@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn.autodiff.modes import count_evaluations, flops
+from jaxnn.checkpoint import write_atomic
 
 
 def timed(fn, *args, repeats=20):
@@ -101,7 +102,7 @@ def main():
     text = "\n".join(rows)
     print(text)
     out = Path(__file__).resolve().parent.parent / "docs" / "autodiff-modes.md"
-    out.write_text(
+    page = (
         "# Forward mode, reverse mode, finite differences\n\n"
         "Command: `python experiments/autodiff_modes.py` (CPU, jitted, median of 20 runs after "
         "compilation). f(x) = sum(tanh(x W)^2) with W of shape (n, 64); g(t) = tanh(t w)^2 with w "
@@ -118,6 +119,7 @@ def main():
         "needs n passes and finite differences 2n evaluations (and are approximate): this is why "
         "training uses reverse mode. With one input and many outputs the roles swap.\n"
     )
+    write_atomic(out, page.encode())
 
 
 if __name__ == "__main__":

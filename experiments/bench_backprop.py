@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn.autodiff.backprop import _reference_loss, loss_and_grads
+from jaxnn.checkpoint import write_atomic
 
 SIZES = [[2, 8, 8, 2], [64, 128, 10], [784, 256, 256, 10], [784, 512, 512, 10]]
 
@@ -67,7 +68,7 @@ def main():
     text = "\n".join(rows)
     print(text)
     out = Path(__file__).resolve().parent.parent / "docs" / "benchmarks-backprop.md"
-    out.write_text(
+    page = (
         "# Hand-written backprop against jax.grad\n\n"
         "Command: `python experiments/bench_backprop.py` (CPU, 2 cores; tanh MLPs, softmax "
         "cross-entropy, batch 128; both jitted; median of 50 interleaved runs after "
@@ -76,6 +77,7 @@ def main():
         "the same matrix products, so the times are close; the target is jax.grad within 1.2x of "
         "the hand-written pass.\n"
     )
+    write_atomic(out, page.encode())
 
 
 if __name__ == "__main__":

@@ -23,13 +23,13 @@ import contextlib
 import difflib
 import io
 import math
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import jax
+
+from jaxnn.checkpoint import write_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "experiments" / "tutorials"
@@ -125,18 +125,6 @@ def page_for(script: Path) -> Path:
     return PAGES / f"{script.stem}.md"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: list[str] | None = None) -> int:
     """Builds (or with ``--check`` verifies) every page; returns the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -157,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
         else:
-            _write_atomic(page, built)
+            write_atomic(page, built.encode())
             print(f"wrote {page.relative_to(ROOT)}")
     if stale:
         print(
