@@ -57,9 +57,24 @@ def total_absolute_error(w: Any, b: float, x: Any, y: Any) -> float:
         >>> total_absolute_error(1.5, 0.5, x, y)   # the line y = 1.5 x + 0.5
         0.5
     """
+    x, y = _data(x, y, "total_absolute_error")
+    w = np.atleast_1d(np.asarray(w, float))
+    if w.shape != (x.shape[1],):
+        raise ValueError(
+            f"total_absolute_error: w must have one weight per feature, shape ({x.shape[1]},); "
+            f"got {w.shape}."
+        )
+    return float(np.sum(np.abs(x @ w + b - y)))
+
+
+def _data(x: Any, y: Any, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` as ``(N, D)`` (a vector is one feature) and ``y`` checked to be ``(N,)``."""
     x = np.asarray(x, float)
     x = x[:, None] if x.ndim == 1 else x
-    return float(np.sum(np.abs(x @ np.atleast_1d(np.asarray(w, float)) + b - np.asarray(y))))
+    y = np.asarray(y, float)
+    if y.shape != (len(x),):
+        raise ValueError(f"{where}: y must have shape ({len(x)},); got {y.shape}.")
+    return x, y
 
 
 def gradient(
@@ -199,11 +214,7 @@ def gradient_descent(
     if loss not in _LOSSES:
         raise ValueError(f"gradient_descent: loss must be one of {list(_LOSSES)}; got {loss!r}.")
     measure = {"mse": mse, "mae": mae}[loss]
-    x = np.asarray(x, float)
-    x = x[:, None] if x.ndim == 1 else x
-    y = np.asarray(y, float)
-    if y.shape != (len(x),):
-        raise ValueError(f"gradient_descent: y must have shape ({len(x)},); got {y.shape}.")
+    x, y = _data(x, y, "gradient_descent")
     if not learning_rate > 0:
         raise ValueError(f"gradient_descent: learning_rate must be > 0; got {learning_rate}.")
     size = {"batch": len(x), "minibatch": batch_size, "sgd": 1}[method]

@@ -113,6 +113,14 @@ def test_loss_and_line_errors():
         descent.gradient_descent(X, Y, loss="huber")
     with pytest.raises(ValueError, match=r"gradient: loss must be one of"):
         descent.gradient(np.zeros(2), 0.0, X, Y, "l1")
+    with pytest.raises(
+        ValueError, match=r"total_absolute_error: y must have shape \(3,\); got \(2,\)"
+    ):
+        descent.total_absolute_error(1.0, 0.0, [1, 2, 3], [1, 2])
+    with pytest.raises(
+        ValueError, match=r"w must have one weight per feature, shape \(1,\); got \(2,\)"
+    ):
+        descent.total_absolute_error([1.0, 2.0], 0.0, [1, 2, 3], [1, 2, 3])
     with pytest.raises(ValueError, match=r"same length; got 3 and 2"):
         descent.best_absolute_line([1, 2, 3], [1, 2])
     with pytest.raises(ValueError, match=r"at least two distinct values"):
