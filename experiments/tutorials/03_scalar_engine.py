@@ -64,7 +64,8 @@ print(f"df/da = {a.grad} (2 * 3 + 1 = 7)")
 #
 # `MLP([2, 6, 1])` is a network of `Value`s (tanh hidden layer, linear output). Each step builds
 # the loss over the 40 points as one graph, calls `backward()`, and moves every weight against
-# its gradient. Slow (every multiplication is a Python object), but every number can be
+# its gradient. (`backward()` first sets every gradient in the graph to zero, so there is no
+# `zero_grad` step.) Slow (every multiplication is a Python object), but every number can be
 # inspected.
 
 from jaxnn import data
@@ -85,8 +86,6 @@ def loss_of(net):
 
 for epoch in range(61):
     loss = loss_of(net)
-    for p in net.parameters():
-        p.grad = 0.0
     loss.backward()
     for p in net.parameters():
         p.data -= 0.2 * p.grad
@@ -100,25 +99,18 @@ for epoch in range(61):
 # %%
 # ## The engine agrees with jax.grad
 #
-# The same network written with `jnp` from the engine's own weights, differentiated by
-# `jax.grad` in float64: every one of its 25 gradients matches the engine's.
+# The same network written with `jnp` from the engine's own weights (`net.arrays()` gives them
+# as `(W, b)` per layer), differentiated by `jax.grad` in float64: every one of its 25 gradients
+# matches the engine's (`net.arrays("grad")`).
 
 import jax.numpy as jnp
 import numpy as np
 
 loss = loss_of(net)
-for p in net.parameters():
-    p.grad = 0.0
 loss.backward()
 
 with jax.enable_x64(True):
-    params = [
-        (
-            jnp.array([[wi.data for wi in ws] for ws, _ in layer]).T,
-            jnp.array([bias.data for _, bias in layer]),
-        )
-        for layer in net.layers
-    ]
+    params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in net.arrays("data")]
 
     def jnp_loss(params):
         h = jnp.asarray(xs, jnp.float64)
@@ -129,13 +121,7 @@ with jax.enable_x64(True):
 
     reference = jax.grad(jnp_loss)(params)
     jnp_value = float(jnp_loss(params))
-engine = [
-    (
-        np.array([[wi.grad for wi in ws] for ws, _ in layer]).T,
-        np.array([bias.grad for _, bias in layer]),
-    )
-    for layer in net.layers
-]
+engine = net.arrays("grad")
 diff = max(
     float(np.max(np.abs(e - np.asarray(r))))
     for pair in zip(engine, reference, strict=True)

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 __all__ = ["MLP", "Value", "draw", "to_dot"]
 
 
@@ -256,6 +258,30 @@ class MLP:
     def parameters(self) -> list[Value]:
         """All weights and biases, layer by layer, neuron by neuron (weights then bias)."""
         return [p for layer in self.layers for w, b in layer for p in (*w, b)]
+
+    def arrays(self, which: str = "data") -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each layer's weights ``(D_in, D_out)`` and biases ``(D_out,)`` as NumPy arrays.
+
+        ``which="data"`` gives the values, ``"grad"`` the gradients from the last
+        :meth:`Value.backward`: the same layout as a ``jnp`` network ``h @ W + b``, so the
+        engine's numbers can be checked against ``jax.grad``.
+
+        Raises:
+            ValueError: For ``which`` other than ``"data"`` and ``"grad"``.
+
+        Example:
+            >>> [(w.shape, b.shape) for w, b in MLP([2, 3, 1]).arrays()]
+            [((2, 3), (3,)), ((3, 1), (1,))]
+        """
+        if which not in ("data", "grad"):
+            raise ValueError(f"MLP.arrays: which must be 'data' or 'grad'; got {which!r}.")
+        return [
+            (
+                np.array([[getattr(wi, which) for wi in w] for w, _ in layer]).T,
+                np.array([getattr(b, which) for _, b in layer]),
+            )
+            for layer in self.layers
+        ]
 
     def __call__(self, x: Iterable[float | Value]) -> Value:
         """The output for one input vector (one output unit)."""

@@ -63,14 +63,12 @@ def test_a_value_used_twice_gets_both_gradients_and_backward_resets():
     assert x.grad == 7.0
 
 
-def scalar_mlp_as_jnp(net, x):
-    """The same network written with jnp, from the scalar MLP's own weights."""
+def mlp_as_jnp(params, x):
+    """The same network written with jnp: tanh hidden layers, a linear output."""
     h = x
-    for i, layer in enumerate(net.layers):
-        w = jnp.array([[wi.data for wi in weights] for weights, _ in layer]).T
-        b = jnp.array([bias.data for _, bias in layer])
+    for i, (w, b) in enumerate(params):
         h = h @ w + b[None, :]
-        if i < len(net.layers) - 1:
+        if i < len(params) - 1:
             h = jnp.tanh(h)
     return h
 
@@ -81,25 +79,29 @@ def test_scalar_mlp_gradients_equal_jax_grad():
     ys = [1.0, -1.0, 0.5]
     loss = sum(((net(x) - y) ** 2 for x, y in zip(xs, ys, strict=True)), Value(0.0)) / len(xs)
     loss.backward()
-    flat = [p.data for p in net.parameters()]
 
-    def jax_loss(theta):
-        k = 0
-        for layer in net.layers:
-            for weights, bias in layer:
-                for wi in weights:
-                    wi.data = theta[k]
-                    k += 1
-                bias.data = theta[k]
-                k += 1
-        pred = scalar_mlp_as_jnp(net, jnp.array(xs))[:, 0]
-        return jnp.mean((pred - jnp.array(ys)) ** 2)
+    def jax_loss(params):
+        pred = mlp_as_jnp(params, jnp.array(xs, jnp.float64))[:, 0]
+        return jnp.mean((pred - jnp.array(ys, jnp.float64)) ** 2)
 
     with jax.enable_x64(True):
-        grads = jax.grad(jax_loss)(jnp.array(flat, jnp.float64))
-    for p, value in zip(net.parameters(), flat, strict=True):
-        p.data = value
-    np.testing.assert_allclose([p.grad for p in net.parameters()], grads, rtol=1e-10, atol=1e-14)
+        params = [(jnp.asarray(w), jnp.asarray(b)) for w, b in net.arrays()]
+        assert float(jax_loss(params)) == pytest.approx(loss.data, rel=1e-12)
+        grads = jax.grad(jax_loss)(params)
+    engine = net.arrays("grad")
+    assert len(engine) == 3
+    for (gw, gb), (rw, rb) in zip(engine, grads, strict=True):
+        np.testing.assert_allclose(gw, rw, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(gb, rb, rtol=1e-10, atol=1e-14)
+    # arrays() lays the weights out as the jnp network reads them: W[i, j] is input i -> unit j.
+    (w0, b0), _, _ = net.arrays()
+    assert w0.shape == (2, 3) and b0.shape == (3,)
+    assert w0[1, 2] == net.layers[0][2][0][1].data and b0[2] == net.layers[0][2][1].data
+
+
+def test_arrays_rejects_an_unknown_field():
+    with pytest.raises(ValueError, match=r"which must be 'data' or 'grad'; got 'value'"):
+        MLP([2, 1]).arrays("value")
 
 
 def test_scalar_mlp_learns_a_playground_set():
