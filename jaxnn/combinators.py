@@ -5,6 +5,10 @@ params and state under those names, so a path like ``("dense_1", "w")`` names on
 ``i`` gets its own key ``fold_in(key, i)`` at ``init`` and at ``apply``. State is threaded
 explicitly: ``apply`` returns the new state of every child. An error raised by a child names the
 combinator, the child's position and its unique name.
+
+Every combinator's ``apply`` takes ``batch_mask`` (a boolean ``(N,)`` array, True for the real rows
+of a padded batch, or ``None``) and passes it to each child that declares it, such as
+``BatchNorm`` or a nested combinator; other children are called without it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxnn.core import Layer, as_layer, as_shape, as_shape_tree, check_key, child_key
+from jaxnn.core import (
+    Layer,
+    apply_with_batch_mask,
+    as_layer,
+    as_shape,
+    as_shape_tree,
+    check_batch_mask,
+    check_key,
+    child_key,
+)
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["parallel", "residual", "serial"]
@@ -66,13 +79,32 @@ class _Children(NamedTuple):
         except (ValueError, TypeError) as error:
             raise _in_context(error, self.where(i)) from error
 
+    def check_inputs(self, params: Params, state: State, x: Any, batch_mask: Any) -> None:
+        """Trace-time checks of everything ``apply`` is given, before any child runs."""
+        self.check_tree(params, "params")
+        self.check_tree(state, "state")
+        check_batch_mask(batch_mask, x, where=f"{self.kind} '{self.name}'")
+
     def apply(
-        self, params: Params, state: State, x: Array, i: int, key: PRNGKey | None, train: bool
+        self,
+        params: Params,
+        state: State,
+        x: Array,
+        i: int,
+        key: PRNGKey | None,
+        train: bool,
+        batch_mask: Array | None,
     ) -> tuple[Array, State]:
         name = self.names[i]
         try:
-            return self.layers[i].apply(
-                params[name], state[name], x, key=child_key(key, i), train=train
+            return apply_with_batch_mask(
+                self.layers[i],
+                params[name],
+                state[name],
+                x,
+                key=child_key(key, i),
+                train=train,
+                batch_mask=batch_mask,
             )
         except (ValueError, TypeError) as error:
             raise _in_context(error, self.where(i)) from error
@@ -101,13 +133,18 @@ def _chain(children: _Children) -> tuple[Callable, Callable]:
         return shape, params, state
 
     def apply(
-        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: PRNGKey | None = None,
+        train: bool = False,
+        batch_mask: Array | None = None,
     ) -> tuple[Array, State]:
-        children.check_tree(params, "params")
-        children.check_tree(state, "state")
+        children.check_inputs(params, state, x, batch_mask)
         new_state = {}
         for i, name in enumerate(children.names):
-            x, new_state[name] = children.apply(params, state, x, i, key, train)
+            x, new_state[name] = children.apply(params, state, x, i, key, train, batch_mask)
         return x, new_state
 
     return init, apply
@@ -188,9 +225,15 @@ def residual(*layers: Any, name: str = "residual") -> Layer:
         return out_shape, params, state
 
     def apply(
-        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: PRNGKey | None = None,
+        train: bool = False,
+        batch_mask: Array | None = None,
     ) -> tuple[Array, State]:
-        y, state = body_apply(params, state, x, key=key, train=train)
+        y, state = body_apply(params, state, x, key=key, train=train, batch_mask=batch_mask)
         return x + y, state
 
     return Layer(
@@ -272,13 +315,18 @@ def parallel(
         return _combined_shape(shapes, combine, axis, name, children.names), params, state
 
     def apply(
-        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: PRNGKey | None = None,
+        train: bool = False,
+        batch_mask: Array | None = None,
     ) -> tuple[Array, State]:
-        children.check_tree(params, "params")
-        children.check_tree(state, "state")
+        children.check_inputs(params, state, x, batch_mask)
         outs, new_state = [], {}
         for i, child in enumerate(children.names):
-            out, new_state[child] = children.apply(params, state, x, i, key, train)
+            out, new_state[child] = children.apply(params, state, x, i, key, train, batch_mask)
             outs.append(out)
         if combine == "sum":
             return functools.reduce(jnp.add, outs), new_state

@@ -1,3 +1,5 @@
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -177,3 +179,137 @@ def test_jit_apply_equals_apply_for_a_model(key):
         params, state, x, k
     )
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6), eager, jitted)
+
+
+# ---------------------------------------------------------------------------------------------
+# batch_mask: combinators forward it to the children that declare it
+
+
+def _recorder(calls, name, *, declares):
+    """A hand-written identity layer that records the keyword arguments it receives."""
+
+    def init(key, input_shape):
+        return input_shape, {}, {}
+
+    if declares:
+
+        def apply(params, state, x, *, key=None, train=False, batch_mask=None):
+            calls.append((name, batch_mask))
+            return x, state
+
+    else:
+
+        def apply(params, state, x, *, key=None, train=False):  # strict: no batch_mask
+            calls.append((name, "no keyword"))
+            return x, state
+
+    return jaxnn.Layer(init, apply, name)
+
+
+def _masked_model():
+    return jaxnn.serial(
+        Dense(3),
+        jaxnn.parallel(BatchNorm(momentum=0.5), Dense(2)),
+        jaxnn.residual(Dense(5), BatchNorm(momentum=0.9)),
+        jax.nn.relu,
+        BatchNorm(momentum=0.0),
+    )
+
+
+def test_batch_mask_reaches_batchnorm_nested_in_serial_parallel_residual(key):
+    model = _masked_model()
+    _, params, state = model.init(key, (-1, 2))
+    real = jnp.asarray(np.random.default_rng(0).normal(size=(4, 2)).astype(np.float32))
+    padded = jnp.concatenate([real, real[:1], real[:1]])  # padding repeats row 0, as in fit
+    mask = jnp.array([True] * 4 + [False] * 2)
+
+    y_real, state_real = model.apply(params, state, real, train=True)
+    y_masked, state_masked = model.apply(params, state, padded, train=True, batch_mask=mask)
+    np.testing.assert_allclose(y_masked[:4], y_real, rtol=1e-5, atol=1e-5)
+    jax.tree.map(
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6),
+        state_masked,
+        state_real,
+    )
+    # Without the mask the padding rows shift every BatchNorm's statistics.
+    _, state_unmasked = model.apply(params, state, padded, train=True)
+    for path in (("parallel", "batch_norm"), ("residual", "batch_norm"), ("batch_norm",)):
+        got = functools.reduce(lambda tree, k: tree[k], path, state_unmasked)
+        want = functools.reduce(lambda tree, k: tree[k], path, state_real)
+        assert not np.allclose(got["mean"], want["mean"], rtol=1e-4), path
+
+    # jit gives the same numbers.
+    jitted = jax.jit(lambda x, m: model.apply(params, state, x, train=True, batch_mask=m))
+    y_jit, _ = jitted(padded, mask)
+    np.testing.assert_allclose(y_jit, y_masked, rtol=1e-5, atol=1e-6)
+
+
+def test_combinators_pass_the_mask_only_to_children_that_declare_it(key):
+    calls = []
+    model = jaxnn.serial(
+        _recorder(calls, "a", declares=True),
+        _recorder(calls, "b", declares=False),
+        jaxnn.parallel(_recorder(calls, "c", declares=True), _recorder(calls, "d", declares=False)),
+        jaxnn.residual(_recorder(calls, "e", declares=True), _recorder(calls, "f", declares=False)),
+        jnp.tanh,  # a lifted function does not declare it either
+    )
+    _, params, state = model.init(key, (-1, 2))
+    mask = jnp.array([True, False, True])
+    model.apply(params, state, jnp.ones((3, 2)), train=True, batch_mask=mask)
+    names = [name for name, _ in calls]
+    assert names == ["a", "b", "c", "d", "e", "f"]
+    for name, received in calls:
+        if name in "ace":
+            np.testing.assert_array_equal(received, [True, False, True])
+        else:
+            assert received == "no keyword"
+    # No mask: the declaring layers get their default, None.
+    calls.clear()
+    model.apply(params, state, jnp.ones((3, 2)))
+    assert [received for name, received in calls if name in "ace"] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (
+            lambda: jaxnn.serial(Dense(2)),
+            r"serial 'serial': batch_mask must have shape \(N,\) = \(3,\), one entry per row of x; "
+            r"got \(2,\)",
+        ),
+        (
+            lambda: jaxnn.parallel(Dense(2), Dense(2), name="heads"),
+            r"parallel 'heads': batch_mask must have shape \(N,\) = \(3,\).* got \(2,\)",
+        ),
+        (
+            lambda: jaxnn.residual(Dense(2), name="skip"),
+            r"residual 'skip': batch_mask must have shape \(N,\) = \(3,\).* got \(2,\)",
+        ),
+    ],
+)
+def test_combinators_check_the_mask_shape(key, build, match):
+    model = build()
+    _, params, state = model.init(key, (-1, 2))
+    with pytest.raises(ValueError, match=match):
+        model.apply(params, state, jnp.ones((3, 2)), train=True, batch_mask=jnp.ones(2, bool))
+
+
+def test_mask_errors_name_the_combinator_or_the_child(key):
+    model = jaxnn.serial(Dense(2), jaxnn.serial(BatchNorm(), name="inner"))
+    _, params, state = model.init(key, (-1, 2))
+    # The outermost combinator checks the mask before any child runs.
+    with pytest.raises(
+        TypeError,
+        match=r"serial 'serial': batch_mask must be a boolean array of shape \(N,\) = \(3,\), "
+        r"True for the real rows; got float32 array of shape \(3,\)",
+    ):
+        model.apply(params, state, jnp.ones((3, 2)), train=True, batch_mask=jnp.ones(3))
+    # A child that changes the batch axis gets a mask that no longer fits: BatchNorm says so.
+    halves = jaxnn.serial(lambda x: x[:2], BatchNorm())
+    _, params, state = halves.init(key, (4, 2))
+    with pytest.raises(
+        ValueError,
+        match=r"serial 'serial', layer 1 \('batch_norm'\): BatchNorm 'batch_norm': batch_mask "
+        r"must have shape \(N,\) = \(2,\), one entry per row of x; got \(4,\)",
+    ):
+        halves.apply(params, state, jnp.ones((4, 2)), train=True, batch_mask=jnp.ones(4, bool))

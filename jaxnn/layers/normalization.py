@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import jax.numpy as jnp
 
-from jaxnn.core import Layer, as_shape, expand_to
+from jaxnn.core import Layer, as_shape, check_batch_mask, expand_to
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["BatchNorm", "LayerNorm"]
@@ -48,6 +49,25 @@ def _affine_params(features: int, use_scale: bool, use_bias: bool, dtype: Any) -
     return params
 
 
+def _batch_moments(x: Array, batch_mask: Array | None) -> tuple[Array, Array, Array]:
+    """Mean and biased variance per feature over the real rows, and whether there is one.
+
+    Padding rows are selected out (not multiplied by 0), so a NaN in them cannot leak in. Sums
+    and the count are at least float32, so that a bfloat16 batch counts its rows exactly.
+    """
+    axes = tuple(range(x.ndim - 1))
+    if batch_mask is None:
+        return jnp.mean(x, axis=axes), jnp.var(x, axis=axes), jnp.array(True)
+    wide = jnp.promote_types(x.dtype, jnp.float32)
+    real = jnp.reshape(batch_mask, batch_mask.shape + (1,) * (x.ndim - 1))
+    count = jnp.sum(batch_mask, dtype=wide) * math.prod(x.shape[1:-1])
+    safe_count = jnp.maximum(count, 1)
+    mean = jnp.sum(jnp.where(real, x, 0), axis=axes, dtype=wide) / safe_count
+    centred = jnp.where(real, x - expand_to(mean, x.ndim).astype(x.dtype), 0)
+    var = jnp.sum(centred * centred, axis=axes, dtype=wide) / safe_count
+    return mean.astype(x.dtype), var.astype(x.dtype), count > 0
+
+
 def BatchNorm(
     *,
     momentum: float = 0.99,
@@ -75,6 +95,15 @@ def BatchNorm(
     (``train=False``) :math:`\mu, \sigma^2` are the running statistics and the state is
     returned unchanged.
 
+    A padded batch: ``apply(..., batch_mask=mask)`` with ``mask`` a boolean ``(N,)`` array, True
+    for the real rows (``fit`` passes it for its partial last batch). In training the sums above
+    run over the real rows only, :math:`M = N_\text{real} \cdot H \cdot W \cdots`, so the
+    output of the real rows and the new running statistics equal those of the batch without its
+    padding; padding rows are normalised with the same :math:`\mu_B, \sigma_B^2`, so shapes
+    stay fixed. If no row is real, the running statistics are used and returned unchanged. In
+    evaluation the mask changes nothing. ``batch_mask=None`` (the default) means every row is
+    real.
+
     Args:
         momentum: :math:`m`, in ``[0, 1]`` (default 0.99, as Keras).
         epsilon: Added to the variance, > 0 (default 1e-3, as Keras).
@@ -93,7 +122,9 @@ def BatchNorm(
 
     Raises:
         ValueError: For ``momentum`` outside ``[0, 1]`` or ``epsilon <= 0`` (at construction); for
-            an input without a batch axis or with another number of features (``init``, ``apply``).
+            an input without a batch axis or with another number of features (``init``, ``apply``);
+            for a ``batch_mask`` whose shape is not ``(N,)`` (``apply``).
+        TypeError: For a ``batch_mask`` that is not a boolean array (``apply``).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -107,6 +138,11 @@ def BatchNorm(
         [[-1.0, -1.0], [1.0, 1.0]]
         >>> [round(v, 3) for v in new_state["mean"].tolist()]  # 0.99 * 0 + 0.01 * [2, 20]
         [0.02, 0.2]
+        >>> padded = jnp.array([[1.0, 10.0], [3.0, 30.0], [1.0, 10.0]])  # row 2 is padding
+        >>> mask = jnp.array([True, True, False])
+        >>> y, masked_state = bn.apply(params, state, padded, train=True, batch_mask=mask)
+        >>> jnp.round(y[:2], 2).tolist(), bool(jnp.all(masked_state["mean"] == new_state["mean"]))
+        ([[-1.0, -1.0], [1.0, 1.0]], True)
     """
     where = f"BatchNorm '{name}'"
     if not 0.0 <= momentum <= 1.0:
@@ -121,17 +157,27 @@ def BatchNorm(
         return shape, _affine_params(features, use_scale, use_bias, dtype), state
 
     def apply(
-        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+        params: Params,
+        state: State,
+        x: Array,
+        *,
+        key: PRNGKey | None = None,
+        train: bool = False,
+        batch_mask: Array | None = None,
     ) -> tuple[Array, State]:
         del key
         _check_x(x, state["mean"].shape[0], where)
+        check_batch_mask(batch_mask, x, where=where)
         if train:
-            axes = tuple(range(x.ndim - 1))
-            mean, var = jnp.mean(x, axis=axes), jnp.var(x, axis=axes)
+            mean, var, has_rows = _batch_moments(x, batch_mask)
             new_state = {
                 "mean": momentum * state["mean"] + (1.0 - momentum) * mean,
                 "var": momentum * state["var"] + (1.0 - momentum) * var,
             }
+            if batch_mask is not None:  # a batch of padding only leaves the statistics alone
+                mean = jnp.where(has_rows, mean, state["mean"])
+                var = jnp.where(has_rows, var, state["var"])
+                new_state = {k: jnp.where(has_rows, v, state[k]) for k, v in new_state.items()}
         else:
             mean, var, new_state = state["mean"], state["var"], state
         y = (x - expand_to(mean, x.ndim)) / expand_to(jnp.sqrt(var + epsilon), x.ndim)

@@ -21,7 +21,7 @@ import optax
 
 from jaxnn import losses as losses_lib
 from jaxnn import metrics as metrics_lib
-from jaxnn.core import Layer
+from jaxnn.core import Layer, apply_with_batch_mask
 from jaxnn.metrics import Metric
 from jaxnn.optimizers import get as get_optimizer
 from jaxnn.train.state import TrainState
@@ -112,17 +112,30 @@ def make_objective(
     regularizer: Callable[[Params], Array] | None = None,
     class_weight: Any = None,
 ) -> Objective:
-    """``objective(params, state, x, y, w, key, train) -> (value, (new_state, stats))``.
+    """Returns ``objective(params, state, x, y, w, key, train, batch_mask=None)``.
 
-    ``value`` is the weighted mean loss plus the regularizer; ``stats`` holds, per metric and for
-    ``"loss"``, weighted sums that add across batches. Weights ``w`` are per sample; a weight of 0
-    (a padding row) removes the row from the loss, the gradient and every statistic.
+    The objective returns ``(value, (new_state, stats))``: ``value`` is the weighted mean loss
+    plus the regularizer; ``stats`` holds, per metric and for ``"loss"``, weighted sums that add
+    across batches. Weights ``w`` are per sample; a weight of 0 (a padding row) removes the row
+    from the loss, the gradient and every statistic. ``batch_mask`` (a boolean ``(N,)`` array,
+    False on padding rows, or ``None``) is passed to ``model.apply`` when the model accepts it
+    (:func:`jaxnn.core.accepts_batch_mask`), so that layers reducing over the batch, such as
+    ``BatchNorm``, see only the real rows.
     """
 
     def objective(
-        params: Params, state: State, x: Array, y: Array, w: Array, key: PRNGKey, train: bool
+        params: Params,
+        state: State,
+        x: Array,
+        y: Array,
+        w: Array,
+        key: PRNGKey,
+        train: bool,
+        batch_mask: Array | None = None,
     ) -> tuple[Array, tuple[State, Stats]]:
-        predictions, new_state = model.apply(params, state, x, key=key, train=train)
+        predictions, new_state = apply_with_batch_mask(
+            model, params, state, x, key=key, train=train, batch_mask=batch_mask
+        )
         stats: Stats = {m.name: m.stats(predictions, y, w) for m in metrics}
         value = jnp.zeros((), jnp.float32)
         if loss is not None:
@@ -155,13 +168,22 @@ def _apply_updates(params: Params, updates: Params) -> Params:
 
 def make_update(
     objective: Objective, optimizer: optax.GradientTransformation
-) -> Callable[[TrainState, Array, Array, Array], tuple[TrainState, Stats]]:
-    """``update(train_state, x, y, w) -> (train_state, stats)``: one optimizer step."""
+) -> Callable[..., tuple[TrainState, Stats]]:
+    """``update(train_state, x, y, w, batch_mask=None) -> (train_state, stats)``: one step.
+
+    ``batch_mask`` (a boolean ``(N,)`` array, False on the padding rows of a partial batch, or
+    ``None``) goes to the objective with ``train=True``; give the padding rows weight 0 in ``w``
+    too, so that they leave the loss and the gradient.
+    """
     grad_fn = jax.value_and_grad(objective, has_aux=True)
 
-    def update(ts: TrainState, x: Array, y: Array, w: Array) -> tuple[TrainState, Stats]:
+    def update(
+        ts: TrainState, x: Array, y: Array, w: Array, batch_mask: Array | None = None
+    ) -> tuple[TrainState, Stats]:
         key = jax.random.fold_in(ts.key, ts.step)
-        (_, (new_state, stats)), grads = grad_fn(ts.params, ts.state, x, y, w, key, True)
+        (_, (new_state, stats)), grads = grad_fn(
+            ts.params, ts.state, x, y, w, key, True, batch_mask
+        )
         updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
         params = _apply_updates(ts.params, updates)
         return TrainState(params, new_state, opt_state, ts.step + 1, ts.key), stats

@@ -6,8 +6,9 @@ import pytest
 
 import jaxnn
 from jaxnn import losses, regularizers
-from jaxnn.layers import Dense, Dropout
+from jaxnn.layers import BatchNorm, Dense, Dropout
 from jaxnn.train import TrainState, make_eval_step, make_train_step
+from jaxnn.train.step import make_objective, make_update, resolve_metrics
 
 X = jnp.array([[0.5, -1.0], [1.5, 2.0], [-0.3, 0.7], [2.0, -2.0]])
 Y = jnp.array([0, 1, 1, 0])
@@ -115,3 +116,79 @@ def test_errors():
         TypeError, match=r"loss 'bare_loss' must accept the keyword arguments \['sample_weight'\]"
     ):
         step(fresh(), (X, jnp.zeros((4, 2))))
+
+
+# ---------------------------------------------------------------------------------------------
+# A padded batch: weight 0 and batch_mask False on the padding rows
+
+
+def _pad(a, rows=2):
+    """``a`` with ``rows`` copies of its row 0 appended, as fit pads a partial last batch."""
+    return jnp.concatenate([a] + [a[:1]] * rows)
+
+
+def _assert_trees_close(a, b, rtol=1e-5, atol=1e-6):
+    jax.tree.map(lambda u, v: np.testing.assert_allclose(u, v, rtol=rtol, atol=atol), a, b)
+
+
+def test_update_on_a_padded_batch_equals_update_on_the_real_rows():
+    model = jaxnn.serial(Dense(4), BatchNorm(momentum=0.8), jax.nn.relu, Dense(2))
+    # SGD with momentum: its state (the trace) is linear in the gradients, so it compares
+    # tightly. (Adam's g / (|g| + eps) amplifies the rounding noise of the dense bias before
+    # BatchNorm, whose true gradient is 0.)
+    opt = optax.sgd(0.1, momentum=0.9)
+    metrics = resolve_metrics(["accuracy"], losses.softmax_cross_entropy)
+    objective = make_objective(model, losses.softmax_cross_entropy, metrics=metrics)
+    update = jax.jit(make_update(objective, opt))
+    ts0 = TrainState.create(model, jax.random.key(0), (-1, 2), opt)
+    x_pad, y_pad = _pad(X), _pad(Y)
+    w_pad = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+
+    ts_real, ts_pad = ts0, ts0
+    for _ in range(2):  # the second step also sees the first step's momentum and statistics
+        ts_real, stats_real = update(ts_real, X, Y, jnp.ones(4))
+        ts_pad, stats_pad = update(ts_pad, x_pad, y_pad, w_pad, w_pad > 0)
+        _assert_trees_close(stats_pad, stats_real)
+    _assert_trees_close(ts_pad.params, ts_real.params)
+    _assert_trees_close(ts_pad.opt_state, ts_real.opt_state)
+    _assert_trees_close(ts_pad.state, ts_real.state)
+    assert int(ts_pad.step) == int(ts_real.step) == 2
+    # The BatchNorm statistics are those of the 4 real rows: 0.8 * 0 + 0.2 * mean of h.
+    p = jax.tree.map(np.asarray, ts0.params)
+    h = np.asarray(X) @ p["dense"]["w"] + p["dense"]["b"]
+    state_one = update(ts0, x_pad, y_pad, w_pad, w_pad > 0)[0].state
+    np.testing.assert_allclose(state_one["batch_norm"]["mean"], 0.2 * h.mean(0), rtol=1e-5)
+
+    # Weights alone do not fix BatchNorm: without the mask its statistics include the padding.
+    ts_unmasked, _ = update(ts0, x_pad, y_pad, w_pad)
+    ts_real_once, _ = update(ts0, X, Y, jnp.ones(4))
+    assert not np.allclose(
+        ts_unmasked.state["batch_norm"]["mean"], ts_real_once.state["batch_norm"]["mean"]
+    )
+
+
+def test_objective_takes_the_mask_as_its_eighth_argument():
+    model = jaxnn.serial(Dense(3), BatchNorm(momentum=0.5), Dense(2))
+    ts = TrainState.create(model, jax.random.key(0), (-1, 2), optax.sgd(0.1))
+    objective = make_objective(model, losses.softmax_cross_entropy)
+    w_pad = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    args_pad = (ts.params, ts.state, _pad(X), _pad(Y), w_pad, ts.key)
+    args_real = (ts.params, ts.state, X, Y, jnp.ones(4), ts.key)
+    for train in (True, False):
+        value_pad, (state_pad, stats_pad) = objective(*args_pad, train, w_pad > 0)
+        value_real, (state_real, stats_real) = objective(*args_real, train)
+        np.testing.assert_allclose(value_pad, value_real, rtol=1e-6)
+        _assert_trees_close(stats_pad, stats_real)
+        _assert_trees_close(state_pad, state_real)
+
+
+def test_update_ignores_the_mask_for_models_that_do_not_take_it():
+    # Dense(2) does not declare batch_mask: it is not passed, and w alone removes the padding.
+    model = Dense(2)
+    opt = optax.sgd(0.1)
+    update = make_update(make_objective(model, losses.softmax_cross_entropy), opt)
+    ts = TrainState.create(model, jax.random.key(0), (-1, 2), opt)
+    w_pad = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    ts_masked, _ = update(ts, _pad(X), _pad(Y), w_pad, w_pad > 0)
+    ts_real, _ = update(ts, X, Y, jnp.ones(4))
+    _assert_trees_close(ts_masked.params, ts_real.params)
