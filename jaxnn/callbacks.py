@@ -107,11 +107,22 @@ class FitRun:
 class Callback:
     """Base class of callbacks; every hook does nothing by default.
 
+    Attributes:
+        logs_only: ``True`` for a callback that only reads the logs: it never reads or replaces
+            ``run.train_state`` and never stops training. When every callback says so, ``fit``
+            may run several epochs in one compiled call and call the hooks for each of them
+            afterwards, in order, with the same logs. ``False`` (the default, safe for any
+            callback) makes ``fit`` stop on the host after every epoch.
+
     Example:
         >>> class PrintLoss(Callback):
+        ...     logs_only = True
+        ...
         ...     def on_epoch_end(self, epoch, logs, run):
         ...         print(f"epoch {epoch}: {logs['loss']:.3f}")
     """
+
+    logs_only: bool = False
 
     def on_train_begin(self, run: FitRun) -> None:
         """Called once before the first epoch."""
@@ -171,6 +182,8 @@ class TerminateOnNaN(Callback):
     ``fit`` itself stops at the first non-finite training loss and returns the last finite state;
     this callback also watches validation and metric values at the end of each epoch.
     """
+
+    logs_only = True
 
     def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
         """Stops if any value in ``logs`` is not finite."""
@@ -344,6 +357,8 @@ class CSVLogger(Callback):
         append: Keep the rows already in the file (default ``False``: start afresh).
     """
 
+    logs_only = True
+
     def __init__(self, filename: str | os.PathLike, *, separator: str = ",", append: bool = False):
         """Records the options."""
         self.path, self.separator, self.append = Path(filename), separator, append
@@ -385,6 +400,8 @@ class TensorBoard(Callback):
     Raises:
         ImportError: At construction, if tensorboardX is missing (``pip install 'jaxnn[log]'``).
     """
+
+    logs_only = True
 
     def __init__(self, log_dir: str | os.PathLike = "logs") -> None:
         """Checks that tensorboardX is installed."""
@@ -431,6 +448,8 @@ class ProgressBar(Callback):
             for one line per epoch always.
         stream: Where to write (default ``sys.stdout``).
     """
+
+    logs_only = True
 
     def __init__(self, verbose: int = 1, *, stream: Any = None) -> None:
         """Records the options."""

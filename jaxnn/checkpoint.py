@@ -23,12 +23,19 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import serialization
 
 from jaxnn.paths import leaves_with_paths
 
 if TYPE_CHECKING:  # jaxnn.train imports this module; TrainState is needed for hints only
     from jaxnn.train.state import TrainState
+
+
+def _serialization() -> Any:
+    # flax takes a tenth of a second to import; only saving and loading need it.
+    from flax import serialization
+
+    return serialization
+
 
 __all__ = ["Checkpoint", "CheckpointManager", "load", "save", "write_atomic"]
 
@@ -63,7 +70,7 @@ def _keyless(ts: TrainState) -> TrainState:
 
 
 def _state_dict(ts: TrainState) -> dict[str, Any]:
-    body = serialization.to_state_dict(_keyless(ts))
+    body = _serialization().to_state_dict(_keyless(ts))
     del body["key"]
     return body
 
@@ -78,13 +85,17 @@ def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
         "history": {k: [float(v) for v in vs] for k, vs in (history or {}).items()},
         "config": json.dumps(config),
     }
-    return serialization.msgpack_serialize(payload)
+    return _serialization().msgpack_serialize(payload)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
     A crash mid-write leaves the previous file intact; no partial file is ever visible.
+
+    Raises:
+        OSError: If the folder cannot be created or written to; the message names the path and
+            the reason (e.g. "Permission denied", or a file standing where a folder should be).
 
     Example:
         >>> import tempfile, os
@@ -94,8 +105,15 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         'hello'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise type(error)(
+            error.errno,
+            f"cannot write {str(path)!r}: the folder {str(path.parent)!r} cannot be created or "
+            f"written to ({error.strerror or error})",
+        ) from error
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -156,7 +174,7 @@ def _read(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"load: no checkpoint at {str(path)!r}.")
     try:
-        payload = serialization.msgpack_restore(path.read_bytes())
+        payload = _serialization().msgpack_restore(path.read_bytes())
     except Exception as error:  # msgpack raises several types for damaged input
         raise ValueError(
             f"load: checkpoint {str(path)!r} is truncated or corrupt and cannot be read "
@@ -215,7 +233,7 @@ def load(path: str | os.PathLike, target: TrainState) -> Checkpoint:
     payload = _read(path)
     _check_against(_state_dict(target), payload["train_state"], path)
     body = dict(payload["train_state"], key=jnp.zeros((), jnp.uint32))
-    restored = serialization.from_state_dict(_keyless(target), body)
+    restored = _serialization().from_state_dict(_keyless(target), body)
     restored = jax.tree.map(jnp.asarray, restored)._replace(key=_restore_key(payload["key"]))
     return Checkpoint(restored, dict(payload["history"]), json.loads(payload["config"]))
 

@@ -55,7 +55,9 @@ class Layer(NamedTuple):
         init: ``init(key, input_shape) -> (output_shape, params, state)``. Computes shapes without
             running the model.
         apply: ``apply(params, state, x, *, key=None, train=False) -> (y, new_state)``. With
-            ``train=False`` the returned state is the input state.
+            ``train=False`` the returned state is the input state. A layer that reduces over
+            the batch axis may also declare ``batch_mask=None`` (a boolean ``(N,)`` array, False
+            on the padding rows of a partial batch); see :func:`accepts_batch_mask`.
         name: The layer's name; combinators make it unique among siblings and nest its params
             under it.
         config: The constructor's type and arguments, for jaxnn's own layers (``None`` for lifted

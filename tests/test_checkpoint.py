@@ -123,3 +123,14 @@ def test_manager_keeps_the_last_n(tmp_path):
 def test_config_must_be_json(tmp_path):
     with pytest.raises(TypeError, match="save: config must be JSON-serialisable"):
         checkpoint.save(tmp_path / "m.msgpack", trained_state(), config={"fn": print})
+
+
+def test_save_into_a_folder_that_cannot_be_created_names_it(tmp_path):
+    ts = TrainState.create(Dense(2), jax.random.key(0), (-1, 3), optax.sgd(0.1))
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file where the folder should be")
+    with pytest.raises(
+        OSError,
+        match=r"cannot write '.*taken/run/ckpt.msgpack': the folder '.*taken/run' cannot be created",
+    ):
+        checkpoint.save(blocker / "run" / "ckpt.msgpack", ts)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,33 +12,53 @@ import numpy as np
 
 from jaxnn import losses as losses_lib
 from jaxnn.core import Layer
-from jaxnn.metrics import merge
+from jaxnn.metrics import Metric, merge
 from jaxnn.train import data as data_lib
 from jaxnn.train.runner import Evaluator, make_predictor
 from jaxnn.train.state import TrainState
 from jaxnn.train.step import make_objective, resolve_metrics
 from jaxnn.types import Array
 
-__all__ = ["evaluate", "predict", "run_evaluation"]
+__all__ = ["evaluate", "predict", "remember_training", "run_evaluation", "trained_with"]
 
 # Steps per streamed chunk when the data stays on the host.
 _STREAM_STEPS = 64
 
+# The loss and metrics of each TrainState that fit returned, keyed by the identity of its step
+# array and dropped when that array is freed: evaluate's defaults, as Keras' compiled model has.
+_TRAINED_WITH: dict[int, tuple[weakref.ref, Callable, list[Metric]]] = {}
+
+
+def remember_training(ts: TrainState, loss: Callable, metrics: Sequence[Metric]) -> None:
+    """Records the loss and metrics that ``fit`` trained ``ts`` with, for :func:`evaluate`."""
+    ident = id(ts.step)
+    ref = weakref.ref(ts.step, lambda _: _TRAINED_WITH.pop(ident, None))
+    _TRAINED_WITH[ident] = (ref, loss, list(metrics))
+
+
+def trained_with(ts: Any) -> tuple[Callable, list[Metric]] | None:
+    """The loss and metrics ``fit`` trained ``ts`` with, or ``None`` for any other TrainState.
+
+    Example:
+        >>> import jax, optax
+        >>> from jaxnn.layers import Dense
+        >>> trained_with(TrainState.create(Dense(1), jax.random.key(0), (-1, 2), optax.sgd(0.1)))
+    """
+    entry = _TRAINED_WITH.get(id(getattr(ts, "step", None)))
+    if entry is None or entry[0]() is not ts.step:
+        return None
+    return entry[1], entry[2]
+
 
 def run_evaluation(
-    evaluator: Evaluator,
-    ts: TrainState,
-    arrays: data_lib.Arrays,
-    *,
-    batch_size: int,
-    resident: bool,
+    evaluator: Evaluator, ts: TrainState, arrays: data_lib.Arrays, *, resident: bool
 ) -> dict[str, Any]:
     """Logs of one pass over ``arrays`` (already on the device when ``resident``)."""
-    idx, mask = data_lib.epoch_indices(len(arrays), batch_size, None)
     if resident:
-        return to_python(evaluator.resident(ts, tuple(arrays), idx, mask)[1])
+        return to_python(evaluator.resident(ts, tuple(arrays)))
+    idx, mask = data_lib.host_indices(evaluator.n, evaluator.batch_size)
     parts = [
-        evaluator.streamed(ts, data_lib.host_batches(arrays, idx[a:b], mask[a:b]))
+        evaluator.streamed(ts, *data_lib.host_batches(arrays, idx[a:b], mask[a:b]))
         for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
     ]
     total = parts[0]
@@ -67,7 +88,10 @@ def evaluate(
         model: The model.
         train_state: The TrainState (its params and state are used).
         data: ``(x, y)`` or ``(x, y, sample_weight)``.
-        loss: A loss function or name; ``None`` to compute metrics only.
+        loss: A loss function or name; ``None`` to compute metrics only. When neither ``loss``
+            nor ``metrics`` is given and ``train_state`` is the one :func:`jaxnn.fit` returned,
+            the loss and metrics it trained with (as Keras' ``model.evaluate`` after
+            ``compile``).
         metrics: Metric names or :class:`~jaxnn.metrics.Metric` objects.
         batch_size: Samples per batch (default 256); a partial last batch is masked.
         sample_weight: Optional ``(N,)`` weights.
@@ -79,8 +103,9 @@ def evaluate(
         A dict of Python floats (arrays for per-class metrics): ``loss`` and one per metric.
 
     Raises:
-        ValueError: If neither loss nor metrics is given, or for bad data (mismatched lengths,
-            NaN or Inf with the first bad row, labels that do not fit the loss).
+        ValueError: If neither loss nor metrics is given for a TrainState that ``fit`` did not
+            return, or for bad data (no rows, mismatched lengths, NaN or Inf with the first bad
+            row, labels that do not fit the loss).
 
     Example:
         >>> import jax, jax.numpy as jnp, optax
@@ -91,10 +116,20 @@ def evaluate(
         >>> x = jnp.arange(5.0)[:, None]
         >>> evaluate(model, ts, (x, x + 1), loss="mse", batch_size=2)
         {'loss': 1.0}
+        >>> from jaxnn.train import fit
+        >>> ts, _ = fit(model, (x, x + 1), loss="mse", metrics=["mae"], batch_size=2, verbose=0)
+        >>> sorted(evaluate(model, ts, (x, x + 1)))  # fit's own loss and metrics
+        ['loss', 'mae']
     """
     where = "evaluate"
     if loss is None and not metrics:
-        raise ValueError(f"{where}: give loss=, metrics= or both, e.g. loss='mse'.")
+        remembered = trained_with(train_state)
+        if remembered is None:
+            raise ValueError(
+                f"{where}: give loss=, metrics= or both, e.g. loss='mse' (only a TrainState "
+                f"returned by fit brings its own)."
+            )
+        loss, metrics = remembered
     arrays = data_lib.check_arrays(data, sample_weight, where=where)
     batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where, warn=False)
     loss_fn = None if loss is None else losses_lib.get(loss)
@@ -103,8 +138,8 @@ def evaluate(
     resident = data_lib.resident_on_device(arrays, data_on_device, where=where)
     if resident:
         arrays = data_lib.to_device(arrays)
-    evaluator = Evaluator(objective, resolved)
-    return run_evaluation(evaluator, train_state, arrays, batch_size=batch_size, resident=resident)
+    evaluator = Evaluator(objective, resolved, n=len(arrays), batch_size=batch_size)
+    return run_evaluation(evaluator, train_state, arrays, resident=resident)
 
 
 def to_python(logs: dict[str, Array]) -> dict[str, Any]:
@@ -149,14 +184,14 @@ def predict(
     arrays = data_lib.check_arrays(x, None, where=where, need_y=False)
     n = len(arrays)
     batch_size = data_lib.check_batch_size(batch_size, n, where=where, warn=False)
-    on_device, streamed = make_predictor(model)
-    idx, _ = data_lib.epoch_indices(n, batch_size, None)
+    on_device, streamed = make_predictor(model, n=n, batch_size=batch_size)
     if data_lib.resident_on_device(arrays, data_on_device, where=where):
-        out = on_device(train_state, jax.device_put(arrays.x), idx)
+        out = on_device(train_state, jax.device_put(arrays.x))
     else:
         host_x = np.asarray(arrays.x)
+        idx, _ = data_lib.host_indices(n, batch_size)
         parts = [
-            streamed(train_state, jax.device_put(host_x[np.asarray(idx[a:b])]))
+            streamed(train_state, jax.device_put(host_x[idx[a:b]]))
             for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
         ]
         out = jnp.concatenate(parts)

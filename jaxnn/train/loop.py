@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-import warnings
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -15,10 +14,11 @@ from jaxnn import optimizers
 from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnNaN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
-from jaxnn.train.inference import run_evaluation, to_python
-from jaxnn.train.runner import Evaluator, Trainer, gather, zero_stats
+from jaxnn.train.driver import run_chunks, run_epochs
+from jaxnn.train.inference import remember_training
+from jaxnn.train.runner import Evaluator, Trainer
 from jaxnn.train.state import TrainState
-from jaxnn.train.step import Stats, make_objective, make_update, resolve_metrics
+from jaxnn.train.step import make_objective, make_update, resolve_metrics
 from jaxnn.types import Params
 
 __all__ = ["default_steps_per_chunk", "fit"]
@@ -49,7 +49,7 @@ def _check_targets(
 
 def _check_initial_state(model: Layer, ts: TrainState, opt: Any, input_shape: tuple) -> None:
     """The initial state must belong to this model and this optimizer (structure and shapes)."""
-    _, params, state = jax.eval_shape(lambda k: model.init(k, input_shape), jax.random.key(0))
+    _, params, state = jax.eval_shape(lambda: model.init(jax.random.key(0), input_shape))
     expected = {"params": params, "state": state, "opt_state": jax.eval_shape(opt.init, params)}
     for name, want in expected.items():
         got = getattr(ts, name)
@@ -64,6 +64,17 @@ def _check_initial_state(model: Layer, ts: TrainState, opt: Any, input_shape: tu
                 f"state with TrainState.create from the same model and optimizer "
                 f"(jaxnn.optimizers.freeze(...) too, when freezing)."
             )
+
+
+# The most epochs one compiled run holds (the size of its table of logs).
+_MAX_EPOCHS_PER_RUN = 64
+
+
+@functools.partial(jax.jit, compiler_options={"xla_backend_optimization_level": 0})
+def _fit_keys(seed: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """The keys of the parameters, the validation split and the shuffle, in one compiled call."""
+    key = jax.random.key(seed)
+    return tuple(jax.random.fold_in(key, i) for i in range(3))  # type: ignore[return-value]
 
 
 def _check_epochs(epochs: Any, initial_epoch: Any) -> None:
@@ -131,47 +142,6 @@ def default_steps_per_chunk(model: Layer, steps: int, backend: str | None = None
     return steps
 
 
-class _Epoch:
-    """Runs an epoch's chunks on resident or streamed data; replays a chunk to find a NaN."""
-
-    def __init__(self, trainer: Trainer, train: data_lib.Arrays, resident: bool, key: Any):
-        self.trainer, self.train, self.resident, self.key = trainer, train, resident, key
-        self.total: Stats = {}
-        self._zeros: Stats | None = None
-
-    def chunk(self, ts: TrainState, epoch: int, a: int, b: int) -> tuple[TrainState, Any]:
-        """Steps ``[a, b)`` of ``epoch``; returns the new state and the epoch's running logs."""
-        if a == 0:
-            if self._zeros is None:  # the statistics' shapes never change: trace them once
-                batch = [
-                    jax.ShapeDtypeStruct((self.trainer.batch_size,) + a.shape[1:], a.dtype)
-                    for a in self.train
-                ]
-                self._zeros = zero_stats(self.trainer.single, ts, *batch)
-            self.total = self._zeros
-        if self.resident:
-            ts, self.total, logs = self.trainer.resident(
-                ts, self.total, tuple(self.train), self.key, epoch, a, length=b - a
-            )
-        else:
-            idx, mask = self.trainer.indices(self.key, epoch)
-            batches = data_lib.host_batches(self.train, idx[a:b], mask[a:b])
-            ts, self.total, logs = self.trainer.streamed(ts, self.total, batches)
-        return ts, to_python(logs)
-
-    def replay(self, ts: TrainState, epoch: int, a: int, b: int) -> tuple[TrainState, int]:
-        """Re-runs steps ``a, a+1, ...`` one by one from ``ts``: the last finite state and step."""
-        idx, mask = self.trainer.indices(self.key, epoch)
-        data = tuple(self.train)
-        for j in range(a, b):
-            x, y, w = gather(data, idx[j])
-            new_ts, stats = self.trainer.single(ts, x, y, w * mask[j])
-            if not np.isfinite(float(stats["loss"]["total"])):
-                return ts, j
-            ts = new_ts
-        return ts, b
-
-
 def _default_callbacks(callbacks: Sequence[Callback], verbose: int) -> list[Callback]:
     result = list(callbacks)
     for cb in result:
@@ -214,11 +184,15 @@ def fit(
     """Trains ``model`` on ``(x, y)``; returns the final TrainState and the History.
 
     The data is copied to the device once and shuffled there; each epoch (or each chunk of
-    ``steps_per_chunk`` steps) runs as one compiled ``lax.scan`` (its input TrainState is kept, not
-    donated, so that a NaN can be replayed to the last finite step);
-    losses and metrics are summed on the device and read once per chunk. The last, partial batch
-    is masked (its padding rows weigh 0), never dropped and never compiled again. Data too large
-    for the device streams from the host chunk by chunk with the same results.
+    ``steps_per_chunk`` steps) runs as one compiled ``lax.scan``, and when every callback only
+    reads the logs (:attr:`~jaxnn.callbacks.Callback.logs_only`), several epochs with their
+    validation run in one compiled call, dispatched before the previous call's logs are read.
+    Losses and metrics are summed on the device and read once per call. The TrainState is donated
+    to each call (one copy on the device); a step whose loss is NaN or Inf is not applied and
+    training stops with the last finite state. The last, partial batch is masked (its padding
+    rows weigh 0, and layers that reduce over the batch get ``batch_mask``), never dropped and
+    never compiled again. Data too large for the device streams from the host chunk by chunk
+    with the same results.
 
     Randomness comes from ``seed``: the parameters, the validation split, the shuffle of epoch
     ``e`` (``fold_in(key, e)``) and the dropout keys of step ``s`` (``fold_in(train_key, s)``).
@@ -243,7 +217,8 @@ def fit(
         metrics: Metric names or :class:`~jaxnn.metrics.Metric` objects, e.g. ``["accuracy"]``.
         callbacks: :class:`~jaxnn.callbacks.Callback` objects.
         seed: The seed of every random choice (default 0).
-        initial_state: A TrainState to continue from (e.g. loaded from a checkpoint).
+        initial_state: A TrainState to continue from (e.g. loaded from a checkpoint). It is
+            copied, so the one passed stays valid.
         initial_epoch: The epoch to start at, for resuming (default 0).
         freeze: Path patterns of parameters to keep fixed (:func:`jaxnn.optimizers.freeze`).
         regularizer: A ``params -> scalar`` penalty added to the loss (:mod:`jaxnn.regularizers`).
@@ -260,8 +235,9 @@ def fit(
         ``val_`` versions to per-epoch lists.
 
     Raises:
-        ValueError: For bad data (mismatched lengths of x, y and sample_weight, NaN or Inf with
-            the first bad row named, targets that do not fit the loss), a validation split
+        TypeError: For ``x``, ``y`` or ``sample_weight`` of strings or objects (dtype named).
+        ValueError: For bad data (no rows, mismatched lengths of x, y and sample_weight, NaN or
+            Inf with the first bad row named, targets that do not fit the loss), a validation split
             outside (0, 1), a batch size below 1, unknown optimizer, loss or metric names (the
             known ones listed), or bad epochs.
 
@@ -278,19 +254,19 @@ def fit(
     """
     where = "fit"
     _check_epochs(epochs, initial_epoch)
-    key = jax.random.key(seed)
+    init_key, split_key, shuffle_key = _fit_keys(seed)
     arrays = data_lib.check_arrays(data, sample_weight, where=where)
-    train, val = _split_data(arrays, validation_split, validation_data, jax.random.fold_in(key, 1))
+    train, val = _split_data(arrays, validation_split, validation_data, split_key)
     batch_size = data_lib.check_batch_size(batch_size, len(train), where=where)
     loss_fn = losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     opt = optimizers.freeze(optimizers.get(optimizer, learning_rate, clip_norm=clip_norm), freeze)
     input_shape = (-1,) + tuple(train.x.shape[1:])
     if initial_state is None:
-        ts = TrainState.create(model, jax.random.fold_in(key, 0), input_shape, opt)
+        ts = TrainState.create(model, init_key, input_shape, opt)
     else:
         _check_initial_state(model, initial_state, opt, input_shape)
-        ts = initial_state
+        ts = jax.device_put(initial_state, may_alias=False)  # fit donates it; the caller's stays
     _check_targets(model, ts, loss_fn, train, class_weight)
     if val is not None:
         _check_targets(model, ts, loss_fn, val, None)
@@ -298,60 +274,64 @@ def fit(
     objective = make_objective(
         model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight
     )
-    trainer = Trainer(
-        make_update(objective, opt), resolved, n=len(train), batch_size=batch_size, shuffle=shuffle
-    )
-    evaluator = Evaluator(make_objective(model, loss_fn, metrics=resolved), resolved)
     sizes = [a for a in (train, val) if a is not None]
     resident = all(data_lib.resident_on_device(a, data_on_device, where=where) for a in sizes)
     if resident:
         train = data_lib.to_device(train)
         val = None if val is None else data_lib.to_device(val)
-    epoch_runner = _Epoch(trainer, train, resident, jax.random.fold_in(key, 2))
-
     steps = data_lib.num_steps(len(train), batch_size)
     if steps_per_chunk is None:
         steps_per_chunk = default_steps_per_chunk(model, steps)
     chunks = data_lib.chunk_bounds(steps, steps_per_chunk)
+    evaluator = None
+    if val is not None:
+        val_batch = min(validation_batch_size, len(val))
+        evaluator = Evaluator(
+            make_objective(model, loss_fn, metrics=resolved),
+            resolved,
+            n=len(val),
+            batch_size=val_batch,
+        )
+    whole_epochs = resident and len(chunks) == 1
+    trainer = Trainer(
+        make_update(objective, opt),
+        resolved,
+        n=len(train),
+        batch_size=batch_size,
+        shuffle=shuffle,
+        max_epochs=min(epochs - initial_epoch, _MAX_EPOCHS_PER_RUN) if whole_epochs else 1,
+        validate=None if evaluator is None else evaluator.pass_logs,
+    )
     run = FitRun(model, ts, History(), epochs, steps)
     cbs = _default_callbacks(callbacks, verbose)
     for cb in cbs:
         cb.on_train_begin(run)
-    for epoch in range(initial_epoch, epochs):
-        for cb in cbs:
-            cb.on_epoch_begin(epoch, run)
-        start = time.perf_counter()
-        for a, b in chunks:
-            before = run.train_state
-            run.train_state, logs = epoch_runner.chunk(before, epoch, a, b)
-            if not np.isfinite(logs["loss"]):
-                run.train_state, bad = epoch_runner.replay(before, epoch, a, b)
-                message = (
-                    f"fit: the loss became NaN or Inf at epoch {epoch + 1}, step {bad + 1} of "
-                    f"{steps}; training stopped, and the returned TrainState is the last one with "
-                    f"a finite loss (step {int(run.train_state.step)})."
-                )
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
-                run.stop(message)
-                break
-            for cb in cbs:
-                cb.on_chunk_end(epoch, b, logs, run)
-        train_seconds = time.perf_counter() - start
-        if val is not None and not run.stop_training:
-            val_logs = run_evaluation(
-                evaluator,
-                run.train_state,
-                val,
-                batch_size=min(validation_batch_size, len(val)),
-                resident=resident,
-            )
-            logs.update({f"val_{k}": v for k, v in val_logs.items()})
-        run.history.append(epoch, logs, time.perf_counter() - start, len(train) / train_seconds)
-        for cb in cbs:
-            cb.on_epoch_end(epoch, logs, run)
-        if run.stop_training:
-            break
+    if whole_epochs:
+        run_epochs(
+            trainer,
+            tuple(train),
+            None if val is None else tuple(val),
+            shuffle_key,
+            run=run,
+            cbs=cbs,
+            first_epoch=initial_epoch,
+            n_train=len(train),
+        )
+    else:
+        run_chunks(
+            trainer,
+            evaluator,
+            train,
+            val,
+            shuffle_key,
+            run=run,
+            cbs=cbs,
+            first_epoch=initial_epoch,
+            chunks=chunks,
+            resident=resident,
+        )
     for cb in cbs:
         cb.on_train_end(run)
     run.history.stop_reason = run.stop_reason
+    remember_training(run.train_state, loss_fn, resolved)
     return run.train_state, run.history

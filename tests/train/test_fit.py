@@ -298,3 +298,48 @@ def test_default_fusion_rule():
     model = jaxnn.serial(jaxnn.residual(conv), Dense(2))
     assert default_steps_per_chunk(model, 50, backend="cpu") == 1
     assert default_steps_per_chunk(model, 50, backend="gpu") == 50
+
+
+def test_empty_and_non_numeric_data_are_named():
+    x, y = circle(40)
+    with pytest.raises(
+        ValueError, match=r"fit: the data is empty: x has 0 rows \(shape \(0, 2\)\)"
+    ):
+        quiet_fit(mlp(), (x[:0], y[:0]))
+    with pytest.raises(ValueError, match=r"fit validation_data: the data is empty"):
+        quiet_fit(mlp(), (x, y), validation_data=(x[:0], y[:0]))
+    words = np.array([["a", "b"]] * 40)
+    with pytest.raises(
+        TypeError, match=r"fit: x must be an array of numbers .*; got dtype <U1 \(strings\)"
+    ):
+        quiet_fit(mlp(), (words, y))
+    with pytest.raises(TypeError, match=r"fit: y must be an array of numbers .*; got dtype object"):
+        quiet_fit(mlp(), (x, np.array([object()] * 40)))
+    with pytest.raises(ValueError, match=r"evaluate: the data is empty"):
+        jaxnn.evaluate(mlp(), None, (x[:0], y[:0]), loss="softmax_cross_entropy")
+
+
+def test_evaluate_defaults_to_the_loss_and_metrics_fit_trained_with():
+    import gc
+
+    from jaxnn.train import inference
+
+    x, y = circle(60)
+    model = mlp()
+    ts, _ = quiet_fit(model, (x, y), metrics=["accuracy", "precision"], epochs=2)
+    named = jaxnn.evaluate(
+        model, ts, (x, y), loss="softmax_cross_entropy", metrics=["accuracy", "precision"]
+    )
+    assert jaxnn.evaluate(model, ts, (x, y)) == named
+    halved = ts._replace(params=jax.tree.map(lambda a: a / 2, ts.params))  # the same step array
+    assert sorted(jaxnn.evaluate(model, halved, (x, y))) == ["accuracy", "loss", "precision"]
+    fresh = TrainState.create(model, jax.random.key(0), (-1, 2), optax.adam(1e-3))
+    with pytest.raises(
+        ValueError,
+        match=r"evaluate: give loss=, metrics= or both.*only a TrainState returned by fit",
+    ):
+        jaxnn.evaluate(model, fresh, (x, y))
+    ident = id(ts.step)
+    del ts, halved
+    gc.collect()
+    assert ident not in inference._TRAINED_WITH  # nothing is kept alive for evaluate's sake
