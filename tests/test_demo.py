@@ -25,12 +25,13 @@ def test_train_step_compiles_once():
 
 
 def test_main_trains_the_digits_to_95_percent(capsys):
-    demo.main()
+    demo.main(["--no-compilation-cache"])  # the cache is a global setting: not in the test run
     out = capsys.readouterr().out
     assert "Epoch 40/40" in out
     accuracy = float(out.split("test accuracy ")[1].split(",")[0])
     assert accuracy >= 0.95
     assert "training samples/s" in out
+    assert "(compilation cache: off)" in out
 
 
 @pytest.mark.parametrize("seed", [1, 2])

@@ -1,4 +1,7 @@
 import csv
+import importlib.util
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -31,8 +34,16 @@ def test_digits_without_sklearn_names_the_extra(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_sklearn)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(ImportError, match=r"pip install 'jaxnn\[datasets\]'"):
         data.digits()
+
+
+def test_digits_are_read_without_importing_sklearn():
+    # The file ships inside scikit-learn; reading it must not import the package (1.4 s).
+    code = "import sys, jaxnn.data as d; d.digits(); print('sklearn' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 TITANIC = [
