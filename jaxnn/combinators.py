@@ -19,16 +19,8 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
-from jaxnn.core import (
-    Layer,
-    apply_with_batch_mask,
-    as_layer,
-    as_shape,
-    as_shape_tree,
-    check_batch_mask,
-    check_key,
-    child_key,
-)
+from jaxnn.core import Layer, as_layer, as_shape, as_shape_tree, check_key, child_key
+from jaxnn.masking import apply_with_batch_mask, check_batch_mask
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["parallel", "residual", "serial"]

@@ -18,9 +18,7 @@ models from layers.
 from __future__ import annotations
 
 import functools
-import inspect
 import re
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -32,12 +30,9 @@ from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = [
     "Layer",
-    "accepts_batch_mask",
-    "apply_with_batch_mask",
     "as_layer",
     "as_shape",
     "as_shape_tree",
-    "check_batch_mask",
     "check_key",
     "check_positive_int",
     "child_key",
@@ -57,7 +52,7 @@ class Layer(NamedTuple):
         apply: ``apply(params, state, x, *, key=None, train=False) -> (y, new_state)``. With
             ``train=False`` the returned state is the input state. A layer that reduces over
             the batch axis may also declare ``batch_mask=None`` (a boolean ``(N,)`` array, False
-            on the padding rows of a partial batch); see :func:`accepts_batch_mask`.
+            on the padding rows of a partial batch); see :func:`jaxnn.masking.accepts_batch_mask`.
         name: The layer's name; combinators make it unique among siblings and nest its params
             under it.
         config: The constructor's type and arguments, for jaxnn's own layers (``None`` for lifted
@@ -134,18 +129,33 @@ def as_shape(shape_or_example: Any, *, where: str = "init") -> Shape:
 
 
 def as_shape_tree(shape_or_example: Any, *, where: str = "init") -> Any:
-    """:func:`as_shape`, or a dict of them for layers that take dict inputs (masks, attention).
+    """:func:`as_shape`, or a dict, tuple or list of them (dict inputs, several outputs).
+
+    A tuple or list is a shape if it holds an int (or nothing), else a tuple or list of shapes.
 
     Example:
         >>> import numpy as np
         >>> as_shape_tree({"inputs": np.zeros((2, 5, 3)), "mask": (2, 5)})
         {'inputs': (2, 5, 3), 'mask': (2, 5)}
+        >>> as_shape_tree(((-1, 4), np.zeros((2, 3))))
+        ((-1, 4), (2, 3))
     """
     if isinstance(shape_or_example, Mapping):
         return {
             k: None if v is None else as_shape_tree(v, where=f"{where} {k!r}")
             for k, v in shape_or_example.items()
         }
+    if (
+        isinstance(shape_or_example, (tuple, list))
+        and len(shape_or_example) > 0
+        and not any(isinstance(d, (int, np.integer)) for d in shape_or_example)
+    ):
+        parts = [
+            None if v is None else as_shape_tree(v, where=f"{where} [{i}]")
+            for i, v in enumerate(shape_or_example)
+        ]
+        make: Any = type(shape_or_example)
+        return make(*parts) if hasattr(shape_or_example, "_fields") else make(parts)  # NamedTuple
     return as_shape(shape_or_example, where=where)
 
 
@@ -281,173 +291,6 @@ def expand_to(v: Array, ndim: int) -> Array:
     return jnp.reshape(v, (1,) * (ndim - v.ndim) + v.shape)
 
 
-# ----------------------------------------------------------------------------------------------
-# Batch masks: which rows of a padded batch are real
-
-#: ``apply`` function -> whether it declares ``batch_mask``; weak, so layers can be collected.
-_ACCEPTS_BATCH_MASK: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-
-
-def _apply_of(layer_or_apply: Any, where: str) -> Callable:
-    apply = layer_or_apply.apply if isinstance(layer_or_apply, Layer) else layer_or_apply
-    if not callable(apply):
-        raise TypeError(
-            f"{where}: expected a jaxnn Layer or its apply function; "
-            f"got {type(layer_or_apply).__name__} {layer_or_apply!r}."
-        )
-    return apply
-
-
-def _declares_batch_mask(apply: Callable) -> bool:
-    try:
-        parameters = inspect.signature(apply).parameters
-    except (TypeError, ValueError):  # callables without a signature (builtins) never declare it
-        return False
-    parameter = parameters.get("batch_mask")
-    return parameter is not None and parameter.kind in (
-        inspect.Parameter.POSITIONAL_OR_KEYWORD,
-        inspect.Parameter.KEYWORD_ONLY,
-    )
-
-
-def accepts_batch_mask(layer_or_apply: Layer | Callable[..., Any]) -> bool:
-    """Whether a layer's ``apply`` declares the keyword argument ``batch_mask``.
-
-    A layer that reduces over the batch axis (``BatchNorm``, and the combinators, which may hold
-    one) opts in to padded batches by declaring ``batch_mask`` in its ``apply``; every other
-    layer keeps the plain protocol. Only a parameter named ``batch_mask`` counts (``**kwargs``
-    does not). The signature is read once per ``apply`` function and cached.
-
-    Args:
-        layer_or_apply: A :class:`Layer` or an ``apply`` function.
-
-    Returns:
-        ``True`` if ``apply`` can be called with ``batch_mask=...``.
-
-    Raises:
-        TypeError: If the argument is neither a :class:`Layer` nor callable.
-
-    Example:
-        >>> from jaxnn.layers import BatchNorm, Dense
-        >>> accepts_batch_mask(BatchNorm()), accepts_batch_mask(Dense(2))
-        (True, False)
-        >>> def apply(params, state, x, *, key=None, train=False, batch_mask=None):
-        ...     return x, state
-        >>> accepts_batch_mask(apply)
-        True
-    """
-    apply = _apply_of(layer_or_apply, "accepts_batch_mask")
-    try:
-        return _ACCEPTS_BATCH_MASK[apply]
-    except (KeyError, TypeError):  # not seen yet, or not weakly referenceable / hashable
-        pass
-    answer = _declares_batch_mask(apply)
-    try:
-        _ACCEPTS_BATCH_MASK[apply] = answer
-    except TypeError:  # e.g. a callable object without __weakref__: just not cached
-        pass
-    return answer
-
-
-def apply_with_batch_mask(
-    layer_or_apply: Layer | Callable[..., Any],
-    params: Params,
-    state: State,
-    x: Any,
-    *,
-    key: PRNGKey | None = None,
-    train: bool = False,
-    batch_mask: Array | None = None,
-) -> tuple[Any, State]:
-    """Calls a layer's ``apply``, passing ``batch_mask`` only if the layer accepts it.
-
-    This is how a layer that wraps others (``serial``, ``parallel``, ``residual``) and the
-    training step forward the mask: to a child that declares ``batch_mask`` (see
-    :func:`accepts_batch_mask`) it is passed, to any other child it is not. With
-    ``batch_mask=None`` the call is the plain ``apply(params, state, x, key=key, train=train)``.
-
-    Args:
-        layer_or_apply: A :class:`Layer` or an ``apply`` function.
-        params: The layer's params.
-        state: The layer's state.
-        x: The input, batch axis first.
-        key: The PRNG key for ``apply`` (default ``None``).
-        train: Training mode (default ``False``).
-        batch_mask: ``None`` (every row is real, the default) or a boolean ``(N,)`` array, True
-            for the real rows of a padded batch.
-
-    Returns:
-        ``(y, new_state)`` from ``apply``.
-
-    Raises:
-        TypeError: If ``layer_or_apply`` is neither a :class:`Layer` nor callable.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> from jaxnn.layers import BatchNorm, Dense
-        >>> bn = BatchNorm(momentum=0.0)
-        >>> _, params, state = bn.init(jax.random.key(0), (-1, 1))
-        >>> x = jnp.array([[1.0], [3.0], [100.0]])  # the last row is padding
-        >>> mask = jnp.array([True, True, False])
-        >>> y, new_state = apply_with_batch_mask(bn, params, state, x, train=True, batch_mask=mask)
-        >>> jnp.round(y[:2, 0], 2).tolist(), new_state["mean"].tolist()
-        ([-1.0, 1.0], [2.0])
-        >>> dense = Dense(1)  # does not declare batch_mask: called without it
-        >>> _, params, state = dense.init(jax.random.key(0), (-1, 1))
-        >>> apply_with_batch_mask(dense, params, state, x, batch_mask=mask)[0].shape
-        (3, 1)
-    """
-    apply = _apply_of(layer_or_apply, "apply_with_batch_mask")
-    if batch_mask is not None and accepts_batch_mask(apply):
-        return apply(params, state, x, key=key, train=train, batch_mask=batch_mask)
-    return apply(params, state, x, key=key, train=train)
-
-
-def check_batch_mask(batch_mask: Any, x: Any, *, where: str) -> None:
-    """Raises a clear error unless ``batch_mask`` is ``None`` or a boolean ``(N,)`` array for ``x``.
-
-    ``N`` is the leading axis of ``x`` (of its first leaf, for a dict input). Only shapes and
-    dtypes are read, so the check is free under ``jit``.
-
-    Args:
-        batch_mask: The mask to check.
-        x: The input the mask describes, batch axis first.
-        where: Who is asking (the layer), for the message.
-
-    Raises:
-        TypeError: If ``batch_mask`` is not a boolean array.
-        ValueError: If its shape is not ``(N,)``.
-
-    Example:
-        >>> import numpy as np
-        >>> check_batch_mask(np.array([True, False]), np.zeros((2, 3)), where="demo")
-        >>> check_batch_mask(np.array([True, False]), np.zeros((4, 3)), where="demo")
-        Traceback (most recent call last):
-        ...
-        ValueError: demo: batch_mask must have shape (N,) = (4,), one entry per row of x; got (2,).
-    """
-    if batch_mask is None:
-        return
-    leaves = [leaf for leaf in jax.tree.leaves(x) if np.ndim(leaf) >= 1]
-    expected = f"(N,) = ({np.shape(leaves[0])[0]},)" if leaves else "(N,)"
-    dtype = getattr(batch_mask, "dtype", None)
-    if not (isinstance(dtype, np.dtype) and dtype == np.bool_):
-        got = (
-            f"{type(batch_mask).__name__}"
-            if dtype is None
-            else f"{dtype} array of shape {tuple(np.shape(batch_mask))}"
-        )
-        raise TypeError(
-            f"{where}: batch_mask must be a boolean array of shape {expected}, True for the real "
-            f"rows; got {got}. Convert a 0/1 row mask with mask > 0."
-        )
-    shape = tuple(np.shape(batch_mask))
-    if len(shape) != 1 or (leaves and shape[0] != np.shape(leaves[0])[0]):
-        raise ValueError(
-            f"{where}: batch_mask must have shape {expected}, one entry per row of x; got {shape}."
-        )
-
-
 def _name_of(fn: Callable) -> str:
     """A snake_case name for a callable: ``jnp.tanh`` -> ``tanh``, a lambda -> ``lambda``."""
     while isinstance(fn, functools.partial):
@@ -461,39 +304,93 @@ def _name_of(fn: Callable) -> str:
 # Lifting a plain function
 
 
-def _eval_shape(fn: Callable, shape: Shape) -> Shape:
-    out = jax.eval_shape(fn, jax.ShapeDtypeStruct(shape, jnp.float32))
-    if not hasattr(out, "shape"):
-        raise TypeError(f"must return one array; returned {type(out).__name__}")
-    return tuple(out.shape)
+def _is_shape(node: Any) -> bool:
+    return isinstance(node, tuple) and all(isinstance(d, int) for d in node)
 
 
-def infer_shape(fn: Callable[[Array], Array], input_shape: Shape) -> Shape:
-    """The output shape of ``fn`` for a float32 input of ``input_shape``, without running it.
+def _map_shapes(fn: Callable[[Shape], Any], shapes: Any) -> Any:
+    """Maps ``fn`` over the shapes (tuples of ints) in a pytree of shapes."""
+    return jax.tree.map(fn, shapes, is_leaf=_is_shape)
 
-    A ``-1`` (unknown batch) dimension is traced at two sizes; every output dimension that changes
-    with it becomes ``-1``.
+
+def _checked(fn: Callable, x: Any) -> Any:
+    """``fn(x)``, after checking at trace time that every output leaf is an array or a number."""
+    out = fn(x)
+    leaves = jax.tree_util.tree_flatten_with_path(out)[0]
+    if not leaves:
+        raise TypeError(
+            f"must return an array or a pytree of arrays; returned {type(out).__name__} {out!r}, "
+            f"which holds no array"
+        )
+    for path, leaf in leaves:
+        if not (hasattr(leaf, "shape") and hasattr(leaf, "dtype")) and not isinstance(
+            leaf, (bool, int, float, complex)
+        ):
+            at = f" at {jax.tree_util.keystr(path)}" if path else ""
+            raise TypeError(
+                f"must return an array or a pytree of arrays; returned "
+                f"{type(leaf).__name__} {leaf!r}{at}"
+            )
+    return out
+
+
+def _eval_shape(fn: Callable, shapes: Any) -> Any:
+    """The ``jax.ShapeDtypeStruct`` pytree that ``fn`` returns for float32 inputs of ``shapes``."""
+    specs = _map_shapes(lambda shape: jax.ShapeDtypeStruct(shape, jnp.float32), shapes)
+    return jax.eval_shape(functools.partial(_checked, fn), specs)
+
+
+def infer_shape(fn: Callable[..., Any], input_shape: Any) -> Any:
+    """The output shape of ``fn`` for float32 inputs of ``input_shape``, without running it.
+
+    ``input_shape`` is a shape or a pytree of shapes (a tuple, a dict); the result has the
+    structure of ``fn``'s output, one shape per array. A ``-1`` (unknown batch) dimension is
+    traced at two sizes; every output dimension that changes with it becomes ``-1``.
+
+    Args:
+        fn: A function of one array, or of one pytree of arrays.
+        input_shape: The input's shape, or a pytree of shapes, as tuples of ints.
+
+    Returns:
+        A shape (a tuple of ints), or a pytree of them matching ``fn``'s output.
+
+    Raises:
+        TypeError: If an output leaf is not an array or a number, or ``fn`` returns no array.
 
     Example:
         >>> import jax.numpy as jnp
         >>> infer_shape(lambda x: x.reshape(x.shape[0], -1), (-1, 4, 5))
         (-1, 20)
+        >>> infer_shape(lambda x: {"sum": x.sum(axis=1), "x": x}, (-1, 3))
+        {'sum': (-1,), 'x': (-1, 3)}
     """
-    if -1 not in input_shape:
-        return _eval_shape(fn, input_shape)
-    small = _eval_shape(fn, tuple(2 if d == -1 else d for d in input_shape))
-    large = _eval_shape(fn, tuple(3 if d == -1 else d for d in input_shape))
-    return tuple(a if a == b else -1 for a, b in zip(small, large, strict=True))
+    if not any(-1 in shape for shape in jax.tree.leaves(input_shape, is_leaf=_is_shape)):
+        return jax.tree.map(lambda out: tuple(out.shape), _eval_shape(fn, input_shape))
+    small = _eval_shape(
+        fn, _map_shapes(lambda s: tuple(2 if d == -1 else d for d in s), input_shape)
+    )
+    large = _eval_shape(
+        fn, _map_shapes(lambda s: tuple(3 if d == -1 else d for d in s), input_shape)
+    )
+    return jax.tree.map(
+        lambda a, b: tuple(m if m == n else -1 for m, n in zip(a.shape, b.shape, strict=True)),
+        small,
+        large,
+    )
 
 
-def lift(fn: Callable[[Array], Array], *, name: str | None = None) -> Layer:
+def lift(fn: Callable[..., Any], *, name: str | None = None) -> Layer:
     """Makes a parameter-free layer from any array function.
 
     .. math:: y = f(x)
 
+    ``fn`` may return a pytree of arrays (a tuple, a dict); ``init`` then returns the matching
+    pytree of shapes, and the next layer of a :func:`~jaxnn.serial` receives that pytree. It may
+    likewise take the pytree the layer before it returns.
+
     Args:
-        fn: A function of one array returning one array, e.g. ``jnp.tanh`` or
-            ``lambda x: x ** 2``.
+        fn: A function of one array (or of one pytree of arrays) returning an array or a pytree
+            of arrays, e.g. ``jnp.tanh``, ``lambda x: x ** 2`` or ``lambda x: (x, 2 * x)``.
         name: The layer's name; by default the function's name in snake_case (``tanh``,
             ``lambda``).
 
@@ -501,21 +398,27 @@ def lift(fn: Callable[[Array], Array], *, name: str | None = None) -> Layer:
         A :class:`Layer` with ``params == state == {}``.
 
     Raises:
-        TypeError: If ``fn`` is not callable or ``init`` finds it does not return one array.
+        TypeError: If ``fn`` is not callable, or ``init`` finds that it returns something that
+            is not an array, such as a string.
 
     Example:
         >>> import jax, jax.numpy as jnp
         >>> layer = lift(jnp.tanh)
         >>> layer.name, layer.init(jax.random.key(0), (-1, 3))
         ('tanh', ((-1, 3), {}, {}))
+        >>> pair = lift(lambda x: (x, x.sum(axis=-1)), name="pair")
+        >>> pair.init(jax.random.key(0), (-1, 3))[0]
+        ((-1, 3), (-1,))
+        >>> pair.apply({}, {}, jnp.ones((2, 3)))[0][1].tolist()
+        [3.0, 3.0]
     """
     if isinstance(fn, Layer) or not callable(fn):
         raise TypeError(f"lift: fn must be a plain callable; got {type(fn).__name__} {fn!r}.")
     layer_name = name or _name_of(fn)
 
-    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Any, Params, State]:
         del key  # no parameters to draw
-        shape = as_shape(input_shape, where=f"lifted function '{layer_name}'")
+        shape = as_shape_tree(input_shape, where=f"lifted function '{layer_name}'")
         try:
             return infer_shape(fn, shape), {}, {}
         except TypeError as error:
@@ -524,8 +427,8 @@ def lift(fn: Callable[[Array], Array], *, name: str | None = None) -> Layer:
             ) from error
 
     def apply(
-        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
-    ) -> tuple[Array, State]:
+        params: Params, state: State, x: Any, *, key: PRNGKey | None = None, train: bool = False
+    ) -> tuple[Any, State]:
         del params, key, train
         return fn(x), state
 

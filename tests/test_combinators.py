@@ -313,3 +313,69 @@ def test_mask_errors_name_the_combinator_or_the_child(key):
         r"must have shape \(N,\) = \(2,\), one entry per row of x; got \(4,\)",
     ):
         halves.apply(params, state, jnp.ones((4, 2)), train=True, batch_mask=jnp.ones(4, bool))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pytree outputs: a layer may return a tuple or a dict, and the next layer receives it
+
+
+def _concrete(shape_tree, n):
+    """Replaces -1 by the batch size ``n`` in every shape of a pytree of shapes."""
+    return jax.tree.map(
+        lambda s: tuple(n if d == -1 else d for d in s),
+        shape_tree,
+        is_leaf=lambda s: isinstance(s, tuple) and all(isinstance(d, int) for d in s),
+    )
+
+
+def test_serial_passes_a_tuple_to_the_next_layer(key):
+    model = jaxnn.serial(lambda x: (x, 2 * x), lambda t: t[0] + t[1])
+    shape, params, state = model.init(key, (-1, 3))
+    assert shape == (-1, 3)
+    x = jnp.arange(6.0).reshape(2, 3)
+    y, _ = model.apply(params, state, x)
+    np.testing.assert_array_equal(y, 3 * np.arange(6.0).reshape(2, 3))
+    # Stopping after the first layer, init gives the tuple of shapes apply returns.
+    pair = jaxnn.serial(lambda x: (x, x.sum(axis=1)))
+    shape, params, state = pair.init(key, (-1, 3))
+    assert shape == ((-1, 3), (-1,))
+    out, _ = pair.apply(params, state, x)
+    assert jax.tree.map(jnp.shape, out) == _concrete(shape, 2)
+    np.testing.assert_array_equal(out[1], [3.0, 12.0])
+
+
+def test_a_dict_output_feeds_a_nested_serial_and_a_dense_layer(key):
+    split = jaxnn.serial(lambda x: {"left": x[:, :2], "right": x[:, 2:]}, name="split")
+    head = jaxnn.serial(lambda d: d["left"] * d["right"], Dense(1, name="out"), name="head")
+    model = jaxnn.serial(split, head)
+    shape, params, state = model.init(key, (-1, 4))
+    assert shape == (-1, 1)
+    assert split.init(key, (-1, 4))[0] == {"left": (-1, 2), "right": (-1, 2)}
+    x = np.arange(8.0, dtype=np.float32).reshape(2, 4)
+    w, b = (np.asarray(params["head"]["out"][k]) for k in ("w", "b"))
+    expected = (x[:, :2] * x[:, 2:]) @ w + b
+    y, _ = model.apply(params, state, jnp.asarray(x))
+    np.testing.assert_allclose(y, expected, rtol=1e-6)
+    y_jit, _ = jax.jit(model.apply)(params, state, jnp.asarray(x))
+    np.testing.assert_allclose(y_jit, expected, rtol=1e-6)
+
+
+def test_serial_init_takes_a_pytree_of_shapes_or_of_example_arrays(key):
+    model = jaxnn.serial(lambda t: t[0] @ t[1], jnp.tanh)
+    assert model.init(key, ((-1, 3), (3, 5)))[0] == (-1, 5)
+    assert model.init(key, (np.zeros((4, 3)), np.zeros((3, 5))))[0] == (4, 5)
+
+
+def test_a_layer_that_cannot_take_a_tuple_says_which_child(key):
+    with pytest.raises(
+        TypeError,
+        match=r"serial 'serial', layer 1 \('dense'\): Dense 'dense'.init: input_shape must "
+        r"contain only ints; got \(\(-1, 3\), \(-1, 3\)\)",
+    ):
+        jaxnn.serial(lambda x: (x, x), Dense(2)).init(key, (-1, 3))
+    with pytest.raises(
+        TypeError,
+        match=r"serial 'serial', layer 0 \('lambda'\): lifted function 'lambda' on input shape "
+        r"\(-1, 3\): must return an array or a pytree of arrays; returned str 'abc'",
+    ):
+        jaxnn.serial(lambda x: "abc").init(key, (-1, 3))

@@ -1,5 +1,4 @@
 import functools
-import inspect
 
 import jax
 import jax.numpy as jnp
@@ -9,16 +8,14 @@ import pytest
 import jaxnn
 from jaxnn.core import (
     Layer,
-    accepts_batch_mask,
-    apply_with_batch_mask,
     as_shape,
-    check_batch_mask,
+    as_shape_tree,
     check_key,
     child_key,
     infer_shape,
     lift,
 )
-from jaxnn.layers import BatchNorm, Dense
+from jaxnn.layers import Dense
 
 
 def test_as_shape_accepts_tuples_lists_and_example_arrays():
@@ -69,7 +66,6 @@ def test_lift_names_and_applies_plain_functions(key):
     assert lift(jnp.tanh).name == "tanh"
     assert lift(jax.nn.relu).name == "relu"
     assert lift(lambda x: x).name == "lambda"
-    import functools
 
     leaky = lift(functools.partial(jax.nn.leaky_relu, negative_slope=0.2))
     assert leaky.name == "leaky_relu"
@@ -79,14 +75,73 @@ def test_lift_names_and_applies_plain_functions(key):
     np.testing.assert_allclose(y, [[-0.2, 2.0]])
 
 
-def test_lift_rejects_functions_that_do_not_return_one_array(key):
-    layer = lift(lambda x: (x, x), name="pair")
+def test_lift_rejects_functions_that_do_not_return_arrays(key):
     with pytest.raises(
-        TypeError, match=r"lifted function 'pair' on input shape \(-1, 2\): must return one array"
+        TypeError,
+        match=r"lifted function 'text' on input shape \(-1, 2\): must return an array or a "
+        r"pytree of arrays; returned str 'abc'$",
     ):
-        layer.init(key, (-1, 2))
+        lift(lambda x: "abc", name="text").init(key, (-1, 2))
+    with pytest.raises(
+        TypeError,
+        match=r"lifted function 'pair' .* pytree of arrays; returned str 'abc' at \[1\]\['b'\]",
+    ):
+        lift(lambda x: (x, {"a": x, "b": "abc"}), name="pair").init(key, (-1, 2))
+    with pytest.raises(
+        TypeError,
+        match=r"lifted function 'nothing' .* returned NoneType None, which holds no array",
+    ):
+        lift(lambda x: None, name="nothing").init(key, (-1, 2))
     with pytest.raises(TypeError, match="lift: fn must be a plain callable"):
         lift(3)
+
+
+def test_infer_shape_of_pytree_outputs_marks_batch_dependent_dims():
+    assert infer_shape(lambda x: (x, 2 * x), (-1, 3)) == ((-1, 3), (-1, 3))
+    assert infer_shape(lambda x: {"rows": x.sum(1), "cols": x.sum(0)}, (-1, 3)) == {
+        "cols": (3,),
+        "rows": (-1,),
+    }
+    assert infer_shape(lambda x: [x[:, :1], x.T], (5, 3)) == [(5, 1), (3, 5)]
+    # A pytree input: one shape per array, the -1 traced in every leaf.
+    assert infer_shape(lambda t: t[0] @ t[1], ((-1, 3), (3, 4))) == (-1, 4)
+    assert infer_shape(lambda d: d["x"] * d["m"][:, :, None], {"x": (-1, 5, 2), "m": (-1, 5)}) == (
+        -1,
+        5,
+        2,
+    )
+
+
+def test_lift_of_a_pytree_function_has_matching_init_and_apply_shapes(key):
+    layer = lift(lambda x: {"x": x, "norm": jnp.sqrt(jnp.sum(x**2, axis=-1))}, name="norm")
+    shape, params, state = layer.init(key, (-1, 2))
+    assert (shape, params, state) == ({"norm": (-1,), "x": (-1, 2)}, {}, {})
+    x = jnp.array([[3.0, 4.0], [6.0, 8.0], [0.0, 1.0]])
+    y, _ = layer.apply(params, state, x)
+    np.testing.assert_allclose(y["norm"], [5.0, 10.0, 1.0])
+    np.testing.assert_array_equal(y["x"], x)
+    assert jax.tree.map(jnp.shape, y) == {"norm": (3,), "x": (3, 2)}
+    # The next lifted layer takes the pytree, from shapes or from example arrays.
+    ratio = lift(lambda d: d["x"] / d["norm"][:, None], name="ratio")
+    assert ratio.init(key, shape)[0] == (-1, 2)
+    assert ratio.init(key, {"norm": np.zeros(3), "x": np.zeros((3, 2))})[0] == (3, 2)
+    np.testing.assert_allclose(ratio.apply({}, {}, y)[0][0], [0.6, 0.8], rtol=1e-6)
+
+
+def test_as_shape_tree_reads_tuples_lists_and_dicts_of_shapes():
+    assert as_shape_tree(((-1, 3), [2, 4])) == ((-1, 3), (2, 4))  # each shape a tuple
+    assert as_shape_tree([np.zeros((2, 3)), {"m": (2,)}]) == [(2, 3), {"m": (2,)}]
+    assert as_shape_tree((2, np.int64(3))) == (2, 3)  # a tuple holding an int is one shape
+    assert as_shape_tree(()) == ()  # a scalar's shape
+    assert as_shape_tree(((-1, 3), None)) == ((-1, 3), None)  # None is an empty pytree
+    with pytest.raises(
+        TypeError, match=r"demo \[1\]: input_shape must contain only ints; got \('a'"
+    ):
+        as_shape_tree(((-1, 3), "abc"), where="demo")
+    with pytest.raises(
+        TypeError, match=r"demo: input_shape must contain only ints; got \(2.5, 3\)"
+    ):
+        as_shape_tree((2.5, 3), where="demo")
 
 
 def test_hand_written_layer_follows_the_protocol(key):
@@ -144,132 +199,3 @@ def test_init_accepts_an_example_array(key):
 
 # ---------------------------------------------------------------------------------------------
 # batch_mask: only layers that declare it receive it
-
-
-def _recording_layer(calls, *, declares):
-    """A hand-written identity layer that records the keyword arguments it was called with."""
-
-    def init(key, input_shape):
-        return input_shape, {}, {}
-
-    if declares:
-
-        def apply(params, state, x, *, key=None, train=False, batch_mask=None):
-            calls.append({"train": train, "batch_mask": batch_mask})
-            return x, state
-
-    else:
-
-        def apply(params, state, x, *, key=None, train=False):
-            calls.append({"train": train})
-            return x, state
-
-    return Layer(init, apply, "recorder")
-
-
-def test_accepts_batch_mask_reads_the_signature():
-    assert accepts_batch_mask(BatchNorm()) is True
-    assert accepts_batch_mask(Dense(2)) is False
-    assert accepts_batch_mask(lift(jnp.tanh)) is False
-    assert accepts_batch_mask(jaxnn.serial(Dense(2))) is True  # combinators forward it
-    assert accepts_batch_mask(_recording_layer([], declares=True)) is True
-    assert accepts_batch_mask(_recording_layer([], declares=False).apply) is False
-
-    def positional(params, state, x, batch_mask=None, *, key=None, train=False):
-        return x, state
-
-    def var_keyword(params, state, x, **kwargs):  # **kwargs is not a declaration
-        return x, state
-
-    assert accepts_batch_mask(positional) is True
-    assert accepts_batch_mask(var_keyword) is False
-    assert accepts_batch_mask(functools.partial(positional, {})) is True
-    assert accepts_batch_mask(max) is False  # a builtin without a signature
-    with pytest.raises(
-        TypeError,
-        match=r"accepts_batch_mask: expected a jaxnn Layer or its apply function; got int 3",
-    ):
-        accepts_batch_mask(3)
-
-
-def test_accepts_batch_mask_inspects_each_function_once(monkeypatch):
-    def apply(params, state, x, *, key=None, train=False, batch_mask=None):
-        return x, state
-
-    seen = []
-    real_signature = inspect.signature
-
-    def counting(fn, *args, **kwargs):
-        seen.append(fn)
-        return real_signature(fn, *args, **kwargs)
-
-    monkeypatch.setattr(inspect, "signature", counting)
-    assert [accepts_batch_mask(apply) for _ in range(3)] == [True, True, True]
-    assert seen.count(apply) == 1
-
-
-def test_apply_with_batch_mask_passes_the_mask_only_to_layers_that_declare_it():
-    x = jnp.ones((3, 2))
-    mask = jnp.array([True, False, True])
-    declared, plain = [], []
-    y, _ = apply_with_batch_mask(
-        _recording_layer(declared, declares=True), {}, {}, x, train=True, batch_mask=mask
-    )
-    np.testing.assert_array_equal(y, x)
-    np.testing.assert_array_equal(declared[0]["batch_mask"], [True, False, True])
-    assert declared[0]["train"] is True
-    # Without the keyword the layer is called with the plain protocol (a strict signature that
-    # would raise TypeError if the mask were passed).
-    apply_with_batch_mask(_recording_layer(plain, declares=False), {}, {}, x, batch_mask=mask)
-    assert plain == [{"train": False}]
-    # batch_mask=None is never passed on: the call is the plain one.
-    apply_with_batch_mask(_recording_layer(declared, declares=True).apply, {}, {}, x)
-    assert declared[1]["batch_mask"] is None
-    with pytest.raises(
-        TypeError, match="apply_with_batch_mask: expected a jaxnn Layer or its apply function"
-    ):
-        apply_with_batch_mask("dense", {}, {}, x)
-
-
-def test_apply_with_batch_mask_reaches_batchnorm(key):
-    bn = BatchNorm(momentum=0.0, epsilon=1e-3)
-    _, params, state = bn.init(key, (-1, 1))
-    x = jnp.array([[1.0], [3.0], [5.0], [1.0]])
-    mask = jnp.array([True, True, True, False])
-    y, new_state = apply_with_batch_mask(bn, params, state, x, train=True, batch_mask=mask)
-    # Real rows 1, 3, 5: mean 3, biased variance 8/3.
-    np.testing.assert_allclose(new_state["mean"], [3.0], rtol=1e-6)
-    np.testing.assert_allclose(new_state["var"], [8.0 / 3.0], rtol=1e-6)
-    np.testing.assert_allclose(
-        y[:, 0], (np.array([1.0, 3.0, 5.0, 1.0]) - 3.0) / np.sqrt(8.0 / 3.0 + 1e-3), rtol=1e-5
-    )
-
-
-def test_check_batch_mask_accepts_boolean_rows():
-    check_batch_mask(None, jnp.ones((3, 2)), where="t")
-    check_batch_mask(np.array([True, False, True]), jnp.ones((3, 2)), where="t")
-    # Dict inputs: N is the leading axis of the leaves.
-    check_batch_mask(jnp.ones(2, bool), {"inputs": jnp.ones((2, 5, 3)), "mask": None}, where="t")
-
-
-@pytest.mark.parametrize(
-    ("mask", "error", "match"),
-    [
-        (
-            np.array([1, 0, 1], np.int32),
-            TypeError,
-            r"demo: batch_mask must be a boolean array of shape \(N,\) = \(3,\), True for the "
-            r"real rows; got int32 array of shape \(3,\)\. Convert a 0/1 row mask with mask > 0",
-        ),
-        ((True, False, True), TypeError, r"demo: batch_mask must be a boolean array .* got tuple"),
-        (
-            np.ones(4, bool),
-            ValueError,
-            r"demo: batch_mask must have shape \(N,\) = \(3,\), one entry per row of x; got \(4,\)",
-        ),
-        (np.ones((), bool), ValueError, r"demo: batch_mask must have shape .* got \(\)"),
-    ],
-)
-def test_check_batch_mask_errors(mask, error, match):
-    with pytest.raises(error, match=match):
-        check_batch_mask(mask, jnp.ones((3, 2)), where="demo")

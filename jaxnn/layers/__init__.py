@@ -2,13 +2,14 @@
 
 from jaxnn.layers.activation import Activation
 from jaxnn.layers.attention import MultiHeadAttention
+from jaxnn.layers.bidirectional import Bidirectional
 from jaxnn.layers.conv import Conv1D, Conv1DTranspose, Conv2D, Conv2DTranspose, Conv3D
 from jaxnn.layers.dense import Dense
 from jaxnn.layers.dropout import Dropout
 from jaxnn.layers.embedding import Embedding
 from jaxnn.layers.normalization import BatchNorm, LayerNorm
 from jaxnn.layers.pooling import AvgPool, GlobalAvgPool, GlobalMaxPool, MaxPool, UpSampling
-from jaxnn.layers.recurrent import GRU, LSTM, Bidirectional, SimpleRNN
+from jaxnn.layers.recurrent import GRU, LSTM, SimpleRNN
 from jaxnn.layers.reshape import Flatten, Reshape
 
 __all__ = [

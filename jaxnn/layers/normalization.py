@@ -7,7 +7,8 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jaxnn.core import Layer, as_shape, check_batch_mask, expand_to
+from jaxnn.core import Layer, as_shape, expand_to
+from jaxnn.masking import check_batch_mask
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["BatchNorm", "LayerNorm"]

@@ -21,7 +21,8 @@ import optax
 
 from jaxnn import losses as losses_lib
 from jaxnn import metrics as metrics_lib
-from jaxnn.core import Layer, apply_with_batch_mask
+from jaxnn.core import Layer
+from jaxnn.masking import apply_with_batch_mask
 from jaxnn.metrics import Metric
 from jaxnn.optimizers import get as get_optimizer
 from jaxnn.train.state import TrainState
@@ -119,7 +120,7 @@ def make_objective(
     across batches. Weights ``w`` are per sample; a weight of 0 (a padding row) removes the row
     from the loss, the gradient and every statistic. ``batch_mask`` (a boolean ``(N,)`` array,
     False on padding rows, or ``None``) is passed to ``model.apply`` when the model accepts it
-    (:func:`jaxnn.core.accepts_batch_mask`), so that layers reducing over the batch, such as
+    (:func:`jaxnn.masking.accepts_batch_mask`), so that layers reducing over the batch, such as
     ``BatchNorm``, see only the real rows.
     """
 
