@@ -87,4 +87,6 @@ class TrainState(NamedTuple):
         # Run once, so compile fast: XLA's lowest optimisation level compiles the random draws
         # 2-3x faster. Uniform and integer draws are bit-identical to an optimised build;
         # normal-type draws may differ in the last bit (no fused multiply-adds).
+        if isinstance(key, jax.core.Tracer):  # inside the caller's jit or vmap: just trace it
+            return create(key)
         return jax.jit(create, compiler_options=_COMPILE_FAST)(key)

@@ -192,3 +192,13 @@ def test_update_ignores_the_mask_for_models_that_do_not_take_it():
     ts_masked, _ = update(ts, _pad(X), _pad(Y), w_pad, w_pad > 0)
     ts_real, _ = update(ts, X, Y, jnp.ones(4))
     _assert_trees_close(ts_masked.params, ts_real.params)
+
+
+def test_create_works_under_jit_and_vmap_and_equals_the_eager_call():
+    opt = optax.adam(1e-3)
+    eager = TrainState.create(MODEL, jax.random.key(3), (-1, 2), opt)
+    jitted = jax.jit(lambda k: TrainState.create(MODEL, k, (-1, 2), opt))(jax.random.key(3))
+    jax.tree.map(np.testing.assert_array_equal, eager.params, jitted.params)
+    keys = jax.random.split(jax.random.key(3), 4)  # an ensemble of four
+    ensemble = jax.vmap(lambda k: TrainState.create(MODEL, k, (-1, 2), opt))(keys)
+    assert jax.tree.leaves(ensemble.params)[0].shape[0] == 4
