@@ -12,7 +12,8 @@ The TrainState is donated to every call: one copy of the params and optimizer st
 device, not two. Instead of replaying from a kept copy, a step whose loss is not finite is not
 applied: the state stays the last finite one, a *guard* records the epoch and step, and every
 later step and epoch of the call (and of any call already dispatched behind it) does nothing.
-The guard is a select fused into the update, so a finite run is bit-identical to an unguarded one.
+The guard is a ``lax.cond`` around the optimizer update, so a finite run is bit-identical to an
+unguarded one.
 """
 
 from __future__ import annotations
@@ -80,17 +81,9 @@ def _guarded(update: Update) -> Callable:
     def step(
         ts: TrainState, guard: Guard, x: Any, y: Any, w: Array, row_mask: Array, epoch: Any, j: Any
     ) -> tuple[TrainState, Guard, Stats]:
-        new, stats = update(ts, x, y, w * row_mask, row_mask > 0)
-        ok = jnp.logical_not(guard.failed) & jnp.isfinite(stats["loss"]["total"])
-        keep = functools.partial(jax.tree.map, functools.partial(jnp.where, ok))
-        ts = TrainState(  # the key never changes (and jnp.where takes no typed keys)
-            params=keep(new.params, ts.params),
-            state=keep(new.state, ts.state),
-            opt_state=keep(new.opt_state, ts.opt_state),
-            step=keep(new.step, ts.step),
-            key=ts.key,
-        )
-        newly = jnp.logical_not(guard.failed | ok)
+        ts, stats = update(ts, x, y, w * row_mask, row_mask > 0, halted=guard.failed)
+        loss = stats["loss"]["total"]  # the weighted sum: finite exactly when the loss is
+        newly = jnp.logical_not(guard.failed) & jnp.logical_not(jnp.isfinite(loss))
         guard = Guard(
             guard.failed | newly,
             guard.halted,

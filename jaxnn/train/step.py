@@ -170,24 +170,40 @@ def _apply_updates(params: Params, updates: Params) -> Params:
 def make_update(
     objective: Objective, optimizer: optax.GradientTransformation
 ) -> Callable[..., tuple[TrainState, Stats]]:
-    """``update(train_state, x, y, w, batch_mask=None) -> (train_state, stats)``: one step.
+    """``update(train_state, x, y, w, batch_mask=None, *, halted=None) -> (train_state, stats)``.
 
-    ``batch_mask`` (a boolean ``(N,)`` array, False on the padding rows of a partial batch, or
-    ``None``) goes to the objective with ``train=True``; give the padding rows weight 0 in ``w``
-    too, so that they leave the loss and the gradient.
+    One optimizer step. ``batch_mask`` (a boolean ``(N,)`` array, False on the padding rows of a
+    partial batch, or ``None``) goes to the objective with ``train=True``; give the padding rows
+    weight 0 in ``w`` too, so that they leave the loss and the gradient. With ``halted`` (a
+    boolean scalar), the step is applied only if ``halted`` is False and the loss is finite;
+    otherwise the TrainState comes back as it was (``fit``'s NaN guard). The choice is a
+    ``lax.cond``, so a skipped step computes no optimizer update and a taken one costs no select.
     """
     grad_fn = jax.value_and_grad(objective, has_aux=True)
 
     def update(
-        ts: TrainState, x: Array, y: Array, w: Array, batch_mask: Array | None = None
+        ts: TrainState,
+        x: Array,
+        y: Array,
+        w: Array,
+        batch_mask: Array | None = None,
+        *,
+        halted: Array | None = None,
     ) -> tuple[TrainState, Stats]:
         key = jax.random.fold_in(ts.key, ts.step)
-        (_, (new_state, stats)), grads = grad_fn(
+        (value, (new_state, stats)), grads = grad_fn(
             ts.params, ts.state, x, y, w, key, True, batch_mask
         )
-        updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
-        params = _apply_updates(ts.params, updates)
-        return TrainState(params, new_state, opt_state, ts.step + 1, ts.key), stats
+
+        def step(ts: TrainState) -> TrainState:
+            updates, opt_state = optimizer.update(grads, ts.opt_state, ts.params)
+            params = _apply_updates(ts.params, updates)
+            return TrainState(params, new_state, opt_state, ts.step + 1, ts.key)
+
+        if halted is None:
+            return step(ts), stats
+        ok = jnp.logical_not(halted) & jnp.isfinite(value)
+        return jax.lax.cond(ok, step, lambda ts: ts, ts), stats
 
     return update
 
