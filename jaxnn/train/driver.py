@@ -124,7 +124,7 @@ def run_epochs(
         if run.stop_training or guard.failed or guard.halted:
             break
         if ahead and calls > 1:  # the first run's time is mostly compilation
-            runs.count = max(1, min(2 * runs.count, round(RUN_SECONDS / seconds)))
+            runs.count = max(1, min(2 * runs.count, round(RUN_SECONDS / max(seconds, 1e-9))))
         if not ahead:
             runs.ts = run.train_state  # a callback may have replaced it
             if runs.next < run.epochs:
