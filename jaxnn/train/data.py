@@ -24,6 +24,7 @@ __all__ = [
     "check_batch_size",
     "chunk_bounds",
     "epoch_indices",
+    "split_by_order",
     "validation_split",
 ]
 
@@ -196,6 +197,18 @@ def validation_split(arrays: Arrays, fraction: float, key: jax.Array) -> tuple[A
         >>> len(train), len(val)
         (8, 2)
     """
+    return split_by_order(arrays, fraction, _permutation(key, len(arrays)))
+
+
+def split_by_order(arrays: Arrays, fraction: float, order: Any) -> tuple[Arrays, Arrays]:
+    """:func:`validation_split` with the permutation of the rows given.
+
+    The first ``round(N * fraction)`` rows of ``order`` are held out. ``fit`` draws ``order``
+    together with its keys, in one compiled call.
+
+    Raises:
+        ValueError: For a fraction outside (0, 1) or one that leaves either part empty.
+    """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"fit: validation_split must be in (0, 1); got {fraction}.")
     n = len(arrays)
@@ -205,7 +218,7 @@ def validation_split(arrays: Arrays, fraction: float, key: jax.Array) -> tuple[A
             f"fit: validation_split={fraction} of {n} samples leaves {n - n_val} for training and "
             f"{n_val} for validation; both need at least one."
         )
-    order = np.asarray(_permutation(key, n))
+    order = np.asarray(order)
     return arrays.take(np.sort(order[n_val:])), arrays.take(np.sort(order[:n_val]))
 
 
