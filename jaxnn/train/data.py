@@ -253,12 +253,8 @@ def epoch_indices(n: int, batch_size: int, key: jax.Array | None) -> tuple[Array
         >>> idx.tolist(), mask.tolist()
         ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     """
-    steps = num_steps(n, batch_size)
     order = jnp.arange(n) if key is None else jax.random.permutation(key, n)
-    pad = steps * batch_size - n
-    idx = jnp.concatenate([order, jnp.zeros(pad, order.dtype)]).reshape(steps, batch_size)
-    mask = jnp.concatenate([jnp.ones(n), jnp.zeros(pad)]).reshape(steps, batch_size)
-    return idx, mask.astype(jnp.float32)
+    return _in_batches(order, batch_size, jnp)
 
 
 def host_indices(n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -269,11 +265,20 @@ def host_indices(n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         >>> idx.tolist(), mask.tolist()
         ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     """
+    return _in_batches(np.arange(n, dtype=np.int32), batch_size, np)
+
+
+def _in_batches(order: Any, batch_size: int, xp: Any) -> tuple[Any, Any]:
+    """``order`` as ``(steps, batch_size)`` row indices and mask, padded with row 0 and mask 0.
+
+    ``xp`` is ``jnp`` inside compiled code, ``np`` on the host (no compilation).
+    """
+    n = order.shape[0]
     steps = num_steps(n, batch_size)
     pad = steps * batch_size - n
-    idx = np.concatenate([np.arange(n), np.zeros(pad, np.int64)]).reshape(steps, batch_size)
-    mask = np.concatenate([np.ones(n), np.zeros(pad)]).reshape(steps, batch_size)
-    return idx.astype(np.int32), mask.astype(np.float32)
+    idx = xp.concatenate([order, xp.zeros(pad, order.dtype)]).reshape(steps, batch_size)
+    mask = xp.concatenate([xp.ones(n, xp.float32), xp.zeros(pad, xp.float32)])
+    return idx, mask.reshape(steps, batch_size)
 
 
 # Data above this size stays on the host and streams to the device chunk by chunk, unless the
