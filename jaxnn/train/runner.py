@@ -81,9 +81,10 @@ def _guarded(update: Update) -> Callable:
     def step(
         ts: TrainState, guard: Guard, x: Any, y: Any, w: Array, row_mask: Array, epoch: Any, j: Any
     ) -> tuple[TrainState, Guard, Stats]:
-        ts, stats = update(ts, x, y, w * row_mask, row_mask > 0, halted=guard.failed)
-        loss = stats["loss"]["total"]  # the weighted sum: finite exactly when the loss is
-        newly = jnp.logical_not(guard.failed) & jnp.logical_not(jnp.isfinite(loss))
+        new, stats = update(ts, x, y, w * row_mask, row_mask > 0, halted=guard.failed)
+        # update decides (finite loss, not halted); a step it did not take leaves the count
+        newly = jnp.logical_not(guard.failed) & (new.step == ts.step)
+        ts = new
         guard = Guard(
             guard.failed | newly,
             guard.halted,
