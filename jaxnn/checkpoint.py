@@ -88,6 +88,12 @@ def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
     return _serialization().msgpack_serialize(payload)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
@@ -119,6 +125,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a saved file is for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import jax.numpy as jnp
 
+from jaxnn import capture
 from jaxnn.core import Layer, as_layer, as_shape, as_shape_tree, check_key, child_key
 from jaxnn.masking import apply_with_batch_mask, check_batch_mask
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
@@ -66,8 +67,14 @@ class _Children(NamedTuple):
             )
 
     def init(self, key: PRNGKey, input_shape: Shape, i: int) -> tuple[Shape, Params, State]:
+        layer = self.layers[i]
         try:
-            return self.layers[i].init(child_key(key, i), input_shape)
+            return capture.child_call(
+                self.names[i],
+                layer,
+                input_shape,
+                lambda: layer.init(child_key(key, i), input_shape),
+            )
         except (ValueError, TypeError) as error:
             raise _in_context(error, self.where(i)) from error
 
@@ -87,16 +94,21 @@ class _Children(NamedTuple):
         train: bool,
         batch_mask: Array | None,
     ) -> tuple[Array, State]:
-        name = self.names[i]
+        name, layer = self.names[i], self.layers[i]
         try:
-            return apply_with_batch_mask(
-                self.layers[i],
-                params[name],
-                state[name],
+            return capture.child_call(
+                name,
+                layer,
                 x,
-                key=child_key(key, i),
-                train=train,
-                batch_mask=batch_mask,
+                lambda: apply_with_batch_mask(
+                    layer,
+                    params[name],
+                    state[name],
+                    x,
+                    key=child_key(key, i),
+                    train=train,
+                    batch_mask=batch_mask,
+                ),
             )
         except (ValueError, TypeError) as error:
             raise _in_context(error, self.where(i)) from error
@@ -174,7 +186,8 @@ def serial(*layers: Any, name: str = "serial") -> Layer:
     """
     children = _children("serial", name, layers)
     init, apply = _chain(children)
-    return Layer(init, apply, name, {"type": "serial", "name": name, "layers": _configs(children)})
+    config = {"type": "serial", "name": name, "layers": _configs(children)}
+    return Layer(init, apply, name, config, tuple(children.layers))
 
 
 def residual(*layers: Any, name: str = "residual") -> Layer:
@@ -228,9 +241,8 @@ def residual(*layers: Any, name: str = "residual") -> Layer:
         y, state = body_apply(params, state, x, key=key, train=train, batch_mask=batch_mask)
         return x + y, state
 
-    return Layer(
-        init, apply, name, {"type": "residual", "name": name, "layers": _configs(children)}
-    )
+    config = {"type": "residual", "name": name, "layers": _configs(children)}
+    return Layer(init, apply, name, config, tuple(children.layers))
 
 
 _COMBINES = ("concat", "sum")
@@ -331,4 +343,4 @@ def parallel(
         "axis": axis,
         "layers": _configs(children),
     }
-    return Layer(init, apply, name, config)
+    return Layer(init, apply, name, config, tuple(children.layers))

@@ -55,8 +55,11 @@ class Layer(NamedTuple):
             on the padding rows of a partial batch); see :func:`jaxnn.masking.accepts_batch_mask`.
         name: The layer's name; combinators make it unique among siblings and nest its params
             under it.
-        config: The constructor's type and arguments, for jaxnn's own layers (``None`` for lifted
-            functions and hand-written layers).
+        config: The constructor's type and arguments (``{"type": "Dense", "units": 64, ...}``),
+            from which :func:`jaxnn.load_model` rebuilds the layer; ``None`` for hand-written
+            layers. A lifted function's config names the function.
+        children: The layers a combinator is built from, in order (``()`` for other layers);
+            summaries, diagrams and :func:`jaxnn.models.submodel` walk the model through them.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -75,6 +78,7 @@ class Layer(NamedTuple):
     apply: Callable[..., tuple[Array, State]]
     name: str
     config: Mapping[str, Any] | None = None
+    children: tuple[Layer, ...] = ()
 
     def __repr__(self) -> str:
         """Shows the name and config, not the two function objects."""
@@ -432,7 +436,7 @@ def lift(fn: Callable[..., Any], *, name: str | None = None) -> Layer:
         del params, key, train
         return fn(x), state
 
-    return Layer(init, apply, layer_name)
+    return Layer(init, apply, layer_name, {"type": "function", "function": fn, "name": layer_name})
 
 
 def as_layer(obj: Any, *, where: str = "serial") -> Layer:

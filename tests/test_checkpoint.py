@@ -134,3 +134,13 @@ def test_save_into_a_folder_that_cannot_be_created_names_it(tmp_path):
         match=r"cannot write '.*taken/run/ckpt.msgpack': the folder '.*taken/run' cannot be created",
     ):
         checkpoint.save(blocker / "run" / "ckpt.msgpack", ts)
+
+
+def test_write_atomic_gives_the_file_the_umask_mode_not_mkstemp_0600(tmp_path):
+    import os
+    import stat
+
+    checkpoint.write_atomic(tmp_path / "shared.bin", b"x")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "shared.bin").stat().st_mode) == 0o666 & ~mask

@@ -173,7 +173,10 @@ def test_hand_written_layer_follows_the_protocol(key):
 def test_layer_repr_and_hash_allow_static_jit_arguments(key):
     layer = Dense(2, name="head")
     assert repr(layer).startswith("Layer(name='head', config={'type': 'Dense', 'units': 2")
-    assert repr(lift(jnp.tanh)) == "Layer(name='tanh')"
+    assert repr(lift(jnp.tanh)).startswith("Layer(name='tanh', config={'type': 'function'")
+    assert repr(Layer(lambda k, s: (s, {}, {}), lambda p, s, x: (x, s), "mine")) == (
+        "Layer(name='mine')"
+    )
 
     @jax.jit
     def run(params, x):

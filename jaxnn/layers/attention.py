@@ -119,7 +119,10 @@ def MultiHeadAttention(
     def shapes(parts: dict[str, Any]) -> dict[str, Shape]:
         out: dict[str, Shape] = {}
         for part in ("query", "value", "key"):
-            shape = as_shape(parts[part], where=f"{where} {part}")
+            dims = getattr(parts[part], "shape", parts[part])
+            if isinstance(dims, tuple):  # a symbolic batch (jax.export) checks as unknown, -1
+                dims = tuple(d if isinstance(d, int) else -1 for d in dims)
+            shape = as_shape(dims, where=f"{where} {part}")
             if len(shape) != 3 or shape[-1] < 1:
                 raise ValueError(
                     f"{where}: the {part} must be (N, T, D) with a batch axis and known D; got "

@@ -98,7 +98,9 @@ def Embedding(
         "type": "Embedding",
         "num_embeddings": num_embeddings,
         "features": features,
+        "embedding_init": embedding_init,
         "mask_zero": mask_zero,
+        "dtype": jnp.dtype(dtype).name,
         "name": name,
     }
     return Layer(init, apply, name, config)

@@ -145,3 +145,13 @@ def test_errors(key):
         ValueError, match=r"the query must have 2 features \(as at init\); got shape \(2, 3, 5\)"
     ):
         layer.apply(params, {}, jnp.ones((2, 3, 5)))
+
+
+def test_apply_takes_a_symbolic_batch_as_jax_export_traces_it():
+    layer = MultiHeadAttention(2, 4)
+    _, params, state = layer.init(jax.random.key(0), (-1, 5, 8))
+    (batch,) = jax.export.symbolic_shape("batch")
+    spec = jax.ShapeDtypeStruct((batch, 5, 8), jnp.float32)
+    exported = jax.export.export(jax.jit(lambda x: layer.apply(params, state, x)[0]))(spec)
+    x = jax.random.normal(jax.random.key(1), (3, 5, 8))
+    np.testing.assert_allclose(exported.call(x), layer.apply(params, state, x)[0], atol=1e-6)
