@@ -13,6 +13,7 @@ from jaxnn import (
     layers,
     losses,
     metrics,
+    models,
     optimizers,
     paths,
     regularizers,
@@ -20,6 +21,15 @@ from jaxnn import (
 from jaxnn.combinators import parallel, residual, serial
 from jaxnn.core import Layer, lift
 from jaxnn.encoding import one_hot, to_categorical
+from jaxnn.models import (
+    intermediates,
+    load_model,
+    plot_model,
+    register_layer,
+    save_model,
+    submodel,
+    summary,
+)
 from jaxnn.train import (
     TrainState,
     evaluate,
@@ -40,6 +50,7 @@ __all__ = [
     "data",
     "evaluate",
     "fit",
+    "intermediates",
     "make_eval_step",
     "make_train_step",
     "optimizers",
@@ -47,13 +58,20 @@ __all__ = [
     "initializers",
     "layers",
     "lift",
+    "load_model",
     "losses",
     "metrics",
+    "models",
     "one_hot",
     "parallel",
     "paths",
+    "plot_model",
     "regularizers",
+    "register_layer",
     "residual",
+    "save_model",
     "serial",
+    "submodel",
+    "summary",
     "to_categorical",
 ]

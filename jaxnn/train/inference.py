@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -19,25 +19,51 @@ from jaxnn.train.state import TrainState
 from jaxnn.train.step import make_objective, resolve_metrics
 from jaxnn.types import Array
 
-__all__ = ["evaluate", "predict", "remember_training", "run_evaluation", "trained_with"]
+__all__ = [
+    "Training",
+    "evaluate",
+    "predict",
+    "remember_training",
+    "run_evaluation",
+    "trained_with",
+]
 
 # Steps per streamed chunk when the data stays on the host.
 _STREAM_STEPS = 64
 
-# The loss and metrics of each TrainState that fit returned, keyed by the identity of its step
-# array and dropped when that array is freed: evaluate's defaults, as Keras' compiled model has.
-_TRAINED_WITH: dict[int, tuple[weakref.ref, Callable, list[Metric]]] = {}
+# What fit trained each returned TrainState with, keyed by the identity of its step array and
+# dropped when that array is freed: evaluate's defaults (as Keras' compiled model has) and what
+# save_model stores to resume training.
+_TRAINED_WITH: dict[int, tuple[weakref.ref, Training]] = {}
 
 
-def remember_training(ts: TrainState, loss: Callable, metrics: Sequence[Metric]) -> None:
-    """Records the loss and metrics that ``fit`` trained ``ts`` with, for :func:`evaluate`."""
+class Training(NamedTuple):
+    """What ``fit`` trained a TrainState with.
+
+    Attributes:
+        loss: The resolved loss function.
+        metrics: The resolved metrics.
+        fit_kwargs: ``fit``'s arguments that decide the training path (``loss``, ``optimizer``,
+            ``learning_rate``, ``batch_size``, ``seed`` ...), as given, with ``initial_epoch``
+            set to the next epoch to run, so that ``fit(..., **fit_kwargs)`` resumes.
+        input_shape: The input shape, batch axis ``-1``.
+    """
+
+    loss: Callable
+    metrics: list[Metric]
+    fit_kwargs: dict[str, Any]
+    input_shape: tuple[int, ...] | None
+
+
+def remember_training(ts: TrainState, training: Training) -> None:
+    """Records what ``fit`` trained ``ts`` with, for :func:`evaluate` and ``save_model``."""
     ident = id(ts.step)
     ref = weakref.ref(ts.step, lambda _: _TRAINED_WITH.pop(ident, None))
-    _TRAINED_WITH[ident] = (ref, loss, list(metrics))
+    _TRAINED_WITH[ident] = (ref, training)
 
 
-def trained_with(ts: Any) -> tuple[Callable, list[Metric]] | None:
-    """The loss and metrics ``fit`` trained ``ts`` with, or ``None`` for any other TrainState.
+def trained_with(ts: Any) -> Training | None:
+    """What ``fit`` trained ``ts`` with, or ``None`` for a TrainState ``fit`` did not return.
 
     Example:
         >>> import jax, optax
@@ -47,7 +73,7 @@ def trained_with(ts: Any) -> tuple[Callable, list[Metric]] | None:
     entry = _TRAINED_WITH.get(id(getattr(ts, "step", None)))
     if entry is None or entry[0]() is not ts.step:
         return None
-    return entry[1], entry[2]
+    return entry[1]
 
 
 def run_evaluation(
@@ -129,7 +155,7 @@ def evaluate(
                 f"{where}: give loss=, metrics= or both, e.g. loss='mse' (only a TrainState "
                 f"returned by fit brings its own)."
             )
-        loss, metrics = remembered
+        loss, metrics = remembered.loss, remembered.metrics
     arrays = data_lib.check_arrays(data, sample_weight, where=where)
     batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where, warn=False)
     loss_fn = None if loss is None else losses_lib.get(loss)

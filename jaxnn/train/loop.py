@@ -14,9 +14,9 @@ from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
 from jaxnn.train.driver import run_chunks, run_epochs
-from jaxnn.train.inference import remember_training
+from jaxnn.train.inference import Training, remember_training
 from jaxnn.train.runner import Evaluator, Trainer
-from jaxnn.train.state import _COMPILE_FAST, TrainState
+from jaxnn.train.state import _COMPILE_FAST, TrainState, warm_started
 from jaxnn.train.step import make_objective, make_update, resolve_metrics
 from jaxnn.types import Params
 
@@ -185,6 +185,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     seed: int = 0,
     initial_state: TrainState | None = None,
+    warm_start: tuple[Params, Any] | None = None,
     initial_epoch: int = 0,
     freeze: Sequence[Any] = (),
     regularizer: Callable[[Params], Any] | None = None,
@@ -232,6 +233,10 @@ def fit(
         seed: The seed of every random choice (default 0).
         initial_state: A TrainState to continue from (e.g. loaded from a checkpoint). It is
             copied, so the one passed stays valid.
+        warm_start: A ``(params, state)`` pair to start from instead of the drawn values, whole
+            or for some layers only (``({"base": params}, {"base": state})``), e.g. layers
+            reused from a trained model (:func:`jaxnn.submodel`) under a new head. The optimizer
+            state starts fresh. Not with ``initial_state``.
         initial_epoch: The epoch to start at, for resuming (default 0).
         freeze: Path patterns of parameters to keep fixed (:func:`jaxnn.optimizers.freeze`).
         regularizer: A ``params -> scalar`` penalty added to the loss (:mod:`jaxnn.regularizers`).
@@ -280,6 +285,10 @@ def fit(
     )
     # fit donates the state it trains: a given initial_state is copied, so the caller's stays.
     ts = created if created is not None else jax.device_put(initial_state, may_alias=False)
+    if warm_start is not None:
+        if initial_state is not None:
+            raise ValueError("fit: give initial_state (to resume) or warm_start, not both.")
+        ts = warm_started(ts, warm_start, opt, where=where)
     train, val = _split_data(arrays, validation_split, validation_data, order)
     batch_size = data_lib.check_batch_size(batch_size, len(train), where=where)
     _check_targets(model, ts, loss_fn, train, class_weight)
@@ -348,5 +357,21 @@ def fit(
     for cb in cbs:
         cb.on_train_end(run)
     run.history.stop_reason = run.stop_reason
-    remember_training(run.train_state, loss_fn, resolved)
+    fit_kwargs = {
+        "loss": loss,
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "clip_norm": clip_norm,
+        "freeze": list(freeze),
+        "metrics": list(metrics),
+        "batch_size": batch_size,
+        "validation_split": validation_split,
+        "shuffle": shuffle,
+        "class_weight": class_weight,
+        "regularizer": regularizer,
+        "seed": seed,
+        "initial_epoch": initial_epoch + len(run.history.epoch),
+    }
+    training = Training(loss_fn, resolved, fit_kwargs, input_shape)
+    remember_training(run.train_state, training)
     return run.train_state, run.history

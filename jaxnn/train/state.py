@@ -6,12 +6,13 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxnn.core import Layer, check_key
 from jaxnn.types import Array, Params, PRNGKey, State
 
-__all__ = ["TrainState"]
+__all__ = ["TrainState", "warm_started"]
 
 
 _COMPILE_FAST = {"xla_backend_optimization_level": 0}
@@ -90,3 +91,52 @@ class TrainState(NamedTuple):
         if isinstance(key, jax.core.Tracer):  # inside the caller's jit or vmap: just trace it
             return create(key)
         return jax.jit(create, compiler_options=_COMPILE_FAST)(key)
+
+
+def _overlay(base: Any, given: Any, where: str) -> Any:
+    """``base`` with the leaves that ``given`` names replaced, after checking their shapes."""
+    if isinstance(base, dict):
+        if not isinstance(given, dict) or not set(given) <= set(base):
+            got = sorted(given) if isinstance(given, dict) else type(given).__name__
+            raise ValueError(
+                f"{where} must be a dict with some of the keys {sorted(base)}; got {got}."
+            )
+        return {
+            k: _overlay(v, given[k], f"{where}/{k}") if k in given else v for k, v in base.items()
+        }
+    if tuple(np.shape(given)) != tuple(base.shape) or np.dtype(given.dtype) != base.dtype:
+        raise ValueError(
+            f"{where} has shape {tuple(np.shape(given))} {np.dtype(given.dtype).name}; the model "
+            f"has {tuple(base.shape)} {np.dtype(base.dtype).name} there."
+        )
+    return jnp.array(given)  # a copy: fit donates the state it trains
+
+
+def warm_started(
+    ts: TrainState, warm_start: Any, optimizer: optax.GradientTransformation, *, where: str
+) -> TrainState:
+    """``ts`` with params and state taken, whole or in part, from a ``(params, state)`` pair.
+
+    The optimizer state is initialised again from the new params. ``fit(warm_start=...)``
+    starts transfer learning this way: reused layers from a trained model, a new head drawn.
+
+    Example:
+        >>> import jax, optax, jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> model = jaxnn.serial(Dense(2), Dense(1, name="head"))
+        >>> ts = TrainState.create(model, jax.random.key(0), (-1, 3), optax.sgd(0.1))
+        >>> body = {"dense": {"w": jnp.ones((3, 2)), "b": jnp.zeros(2)}}
+        >>> warm = warm_started(ts, (body, {}), optax.sgd(0.1), where="fit")
+        >>> warm.params["dense"]["w"].tolist()
+        [[1.0, 1.0], [1.0, 1.0], [1.0, 1.0]]
+        >>> bool((warm.params["head"]["w"] == ts.params["head"]["w"]).all())  # drawn as before
+        True
+    """
+    if not (isinstance(warm_start, tuple) and len(warm_start) == 2):
+        raise TypeError(
+            f"{where}: warm_start must be a (params, state) pair, e.g. "
+            f"({{'base': params}}, {{'base': state}}); got {type(warm_start).__name__}."
+        )
+    params = _overlay(ts.params, warm_start[0], f"{where}: warm_start params")
+    state = _overlay(ts.state, warm_start[1], f"{where}: warm_start state")
+    return ts._replace(params=params, state=state, opt_state=optimizer.init(params))

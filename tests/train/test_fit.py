@@ -343,3 +343,39 @@ def test_evaluate_defaults_to_the_loss_and_metrics_fit_trained_with():
     del ts, halved
     gc.collect()
     assert ident not in inference._TRAINED_WITH  # nothing is kept alive for evaluate's sake
+
+
+def test_warm_start_takes_some_layers_and_draws_the_rest():
+    x, y = circle(64)
+    model = jaxnn.serial(jaxnn.serial(Dense(4), jnp.tanh, name="base"), Dense(2, name="head"))
+    reference, _ = quiet_fit(model, (x, y), epochs=1, seed=1)
+    body = {"dense": {"w": jnp.full((2, 4), 0.5), "b": jnp.arange(4.0)}, "tanh": {}}
+    ts, history = quiet_fit(
+        model, (x, y), epochs=3, seed=1, freeze=["base/*"], warm_start=({"base": body}, {})
+    )
+    np.testing.assert_array_equal(ts.params["base"]["dense"]["w"], body["dense"]["w"])
+    np.testing.assert_array_equal(ts.params["base"]["dense"]["b"], body["dense"]["b"])
+    assert int(ts.step) == 3 * 2 and history.history["loss"][-1] < history.history["loss"][0]
+    start = TrainState.create(model, jax.random.key(1), (-1, 2), optax.adam(1e-3))
+    assert not np.array_equal(ts.params["head"]["w"], start.params["head"]["w"])  # trained
+    assert not np.array_equal(reference.params["base"]["dense"]["w"], body["dense"]["w"])
+
+
+def test_warm_start_errors_name_the_path():
+    x, y = circle(32)
+    model = jaxnn.serial(Dense(4), Dense(2))
+    with pytest.raises(
+        ValueError,
+        match=r"warm_start params must be a dict with some of the keys \['dense', 'dense_1'\]; got \['encoder'\]",
+    ):
+        quiet_fit(model, (x, y), warm_start=({"encoder": {}}, {}))
+    with pytest.raises(
+        ValueError,
+        match=r"warm_start params/dense/w has shape \(3, 4\) float32; the model has \(2, 4\) float32",
+    ):
+        quiet_fit(model, (x, y), warm_start=({"dense": {"w": jnp.ones((3, 4))}}, {}))
+    with pytest.raises(TypeError, match=r"warm_start must be a \(params, state\) pair"):
+        quiet_fit(model, (x, y), warm_start={"dense": {}})
+    ts = TrainState.create(model, jax.random.key(0), (-1, 2), optax.adam(1e-3))
+    with pytest.raises(ValueError, match=r"initial_state \(to resume\) or warm_start, not both"):
+        quiet_fit(model, (x, y), initial_state=ts, warm_start=({}, {}))

@@ -1,0 +1,159 @@
+"""The outputs of a :class:`~jaxnn.models.summary.Summary`: its table, Markdown and JSON data.
+
+Sizes and counts use decimal (SI) prefixes: ``1.2 KB`` is 1,200 bytes, ``3.4 MFLOP`` is
+3,400,000 FLOPs. Shapes show an unknown (``-1``) batch size as ``None``, as Keras does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from jaxnn.models._walk import format_shape
+
+if TYPE_CHECKING:
+    from jaxnn.models.summary import Row, Summary
+
+__all__ = ["human", "json_data", "markdown_table", "text_table"]
+
+_HEADER = ("Layer", "Type", "Output shape", "Params", "State", "Bytes", "FLOPs")
+
+
+def human(value: float, unit: str) -> str:
+    """``1234`` -> ``1.2 K{unit}``, in decimal (SI) prefixes; values under 1000 in full.
+
+    Example:
+        >>> human(999, "B"), human(1234, "B"), human(3_400_000, "FLOP")
+        ('999 B', '1.2 KB', '3.4 MFLOP')
+    """
+    if value < 1000:
+        return f"{value:,.0f} {unit}"
+    for prefix in "KMGTPE":
+        value /= 1000
+        if round(value, 1) < 1000 or prefix == "E":
+            break
+    return f"{value:.1f} {prefix}{unit}"
+
+
+def _json_shape(shape: Any) -> Any:
+    """Shape tree for JSON: tuples become lists and ``-1`` becomes ``None``."""
+    if isinstance(shape, Mapping):
+        return {str(k): _json_shape(v) for k, v in shape.items()}
+    if isinstance(shape, (tuple, list)):
+        return [None if d == -1 else _json_shape(d) for d in shape]
+    return shape
+
+
+def json_data(s: Summary) -> dict[str, Any]:
+    """``s`` as plain JSON-serialisable data (shapes as lists, ``None`` for ``-1``).
+
+    Example:
+        >>> import json, jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.models.summary import summary
+        >>> d = json_data(summary(jaxnn.serial(Dense(2)), (-1, 3), print_fn=None))
+        >>> json.dumps(d["rows"][0]["output_shape"]), d["input_shape"], d["totals"]["bytes"]
+        ('[null, 2]', [None, 3], 32)
+    """
+    rows = [{**r._asdict(), "output_shape": _json_shape(r.output_shape)} for r in s.rows]
+    totals = {
+        f.name: getattr(s, f.name)
+        for f in dataclasses.fields(s)
+        if f.name not in ("name", "input_shape", "output_shape", "batch_size", "rows")
+    } | {"bytes": s.bytes}
+    return {
+        "name": s.name,
+        "input_shape": _json_shape(s.input_shape),
+        "output_shape": _json_shape(s.output_shape),
+        "batch_size": s.batch_size,
+        "rows": rows,
+        "totals": totals,
+    }
+
+
+def _cells(row: Row) -> list[str]:
+    """The numeric cells of ``row``: params, state, bytes and FLOPs."""
+    return [
+        f"{row.params:,}",
+        f"{row.state:,}",
+        human(row.bytes, "B"),
+        human(row.flops, "FLOP"),
+    ]
+
+
+def _totals(s: Summary) -> list[tuple[str, str]]:
+    """The (label, value) lines under the table."""
+    return [
+        ("Total params", f"{s.params:,} ({human(s.param_bytes, 'B')})"),
+        ("Trainable params", f"{s.trainable_params:,}"),
+        ("Frozen params", f"{s.frozen_params:,}"),
+        ("State", f"{s.state:,} ({human(s.state_bytes, 'B')})"),
+        (
+            f"FLOPs (forward, batch {s.batch_size})",
+            human(s.flops, "FLOP")
+            + (f" ({s.flops:,})" if s.flops >= 1000 else "")
+            + f", transcendentals {s.transcendentals:,}",
+        ),
+    ]
+
+
+def text_table(s: Summary) -> str:
+    """The terminal table: fixed-width columns, names indented by depth, totals underneath.
+
+    Example:
+        >>> import jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.models.summary import summary
+        >>> print(text_table(summary(jaxnn.serial(Dense(2)), (-1, 3), print_fn=None)))
+        Model 'serial': input (None, 3) -> output (None, 2)
+        ---------------------------------------------------------
+        Layer  Type   Output shape  Params  State  Bytes    FLOPs
+        ---------------------------------------------------------
+        dense  Dense  (None, 2)          8      0   32 B  14 FLOP
+        ---------------------------------------------------------
+        Total params: 8 (32 B)
+        ...
+    """
+    body = [
+        ["  " * r.depth + r.path, r.type, format_shape(r.output_shape), *_cells(r)] for r in s.rows
+    ]
+    widths = [max(len(line[i]) for line in [list(_HEADER), *body]) for i in range(7)]
+
+    def line(cells: Sequence[str]) -> str:
+        left = [c.ljust(w) for c, w in zip(cells[:3], widths[:3], strict=True)]
+        right = [c.rjust(w) for c, w in zip(cells[3:], widths[3:], strict=True)]
+        return "  ".join(left + right).rstrip()
+
+    rule = "-" * len(line(["x" * w for w in widths]))
+    title = (
+        f"Model '{s.name}': input {format_shape(s.input_shape)} -> "
+        f"output {format_shape(s.output_shape)}"
+    )
+    totals = [f"{label}: {value}" for label, value in _totals(s)]
+    return "\n".join([title, rule, line(_HEADER), rule, *map(line, body), rule, *totals])
+
+
+def markdown_table(s: Summary) -> str:
+    """The table in Markdown (paths in code spans), then the totals as a list.
+
+    Example:
+        >>> import jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.models.summary import summary
+        >>> print(markdown_table(summary(jaxnn.serial(Dense(2)), (-1, 3), print_fn=None)))
+        | Layer | Type | Output shape | Params | State | Bytes | FLOPs |
+        | --- | --- | --- | ---: | ---: | ---: | ---: |
+        | `dense` | Dense | (None, 2) | 8 | 0 | 32 B | 14 FLOP |
+        <BLANKLINE>
+        - Total params: 8 (32 B)
+        ...
+    """
+    lines = [
+        "| " + " | ".join(_HEADER) + " |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in s.rows:
+        cells = [f"`{r.path}`", r.type, format_shape(r.output_shape), *_cells(r)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join([*lines, "", *(f"- {k}: {v}" for k, v in _totals(s))])

@@ -1,0 +1,377 @@
+"""The whole-model file: ``save_model`` and ``load_model``.
+
+A model file is one zip archive, like Keras' ``.keras``:
+
+- ``config.json``: the architecture (:func:`jaxnn.models.config.to_config`) and, when ``fit``
+  trained the state, the arguments to resume training (``fit_kwargs``);
+- ``metadata.json``: the format and its version, jaxnn and jax versions, the date, the input and
+  output shapes;
+- ``model.safetensors``: every array as a `safetensors <https://huggingface.co/docs/safetensors>`_
+  tensor named by its path: ``params/dense_1/w``, ``state/batch_norm/mean``,
+  ``opt_state/0/mu/dense/w``, ``step``, ``key``. Any safetensors reader gets the weights without
+  jaxnn.
+
+:func:`load_model` rebuilds the model from the config alone (the layers it names must be
+jaxnn's, importable functions, or registered with :func:`jaxnn.register_layer`), or takes the
+model built in code (``model=``) and loads only the arrays.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import os
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnn import optimizers
+from jaxnn.checkpoint import _key_fields, _restore_key, write_atomic
+from jaxnn.core import Layer, as_shape
+from jaxnn.models.config import _decode, _encode, from_config, to_config
+from jaxnn.train.inference import trained_with
+from jaxnn.train.state import TrainState
+
+__all__ = ["SavedModel", "load_model", "save_model"]
+
+FORMAT = "jaxnn.model"
+FORMAT_VERSION = 1
+_ENTRIES = ("config.json", "metadata.json", "model.safetensors")
+
+
+class SavedModel(NamedTuple):
+    """What :func:`load_model` returns.
+
+    Attributes:
+        model: The rebuilt :class:`~jaxnn.Layer` (or the one passed as ``model=``).
+        train_state: A :class:`~jaxnn.TrainState` with the saved params, state, step and key;
+            ``opt_state`` is restored when the optimizer is known (saved by ``fit`` or passed as
+            ``optimizer=``), else ``None``.
+        fit_kwargs: The arguments ``fit`` trained with, decoded, with ``initial_epoch`` set to the
+            next epoch: ``fit(model, data, initial_state=train_state, epochs=..., **fit_kwargs)``
+            resumes. ``{}`` when the state did not come from ``fit``.
+        metadata: ``metadata.json``: versions, date, input and output shapes.
+    """
+
+    model: Layer
+    train_state: TrainState
+    fit_kwargs: dict[str, Any]
+    metadata: dict[str, Any]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The input shape the model was saved with (batch axis ``-1``)."""
+        return tuple(self.metadata["input_shape"])
+
+
+def _name(path: tuple) -> str:
+    parts = []
+    for entry in path:
+        part = str(getattr(entry, "key", getattr(entry, "name", getattr(entry, "idx", entry))))
+        if "/" in part:
+            raise ValueError(f"save_model: the tree key {part!r} holds '/', used between levels.")
+        parts.append(part)
+    return "/".join(parts)
+
+
+def _flat(prefix: str, tree: Any) -> dict[str, Any]:
+    """The leaves of ``tree`` by their ``prefix/key/key`` names."""
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {"/".join([prefix, _name(p)]).rstrip("/"): v for p, v in leaves}
+
+
+def _tensors(ts: TrainState) -> dict[str, np.ndarray]:
+    trees = {"params": ts.params, "state": ts.state, "opt_state": ts.opt_state}
+    tensors = {n: np.asarray(v) for prefix, t in trees.items() for n, v in _flat(prefix, t).items()}
+    tensors["step"] = np.asarray(ts.step)
+    tensors["key"] = np.asarray(_key_fields(ts.key)["data"])
+    return tensors
+
+
+def _compare(expected: dict[str, Any], found: dict[str, Any], where: str, what: str) -> None:
+    """Raises a ValueError naming every missing, extra or mis-shaped array."""
+    problems = [f"{n} is missing" for n in expected if n not in found]
+    problems += [f"{n} is not in the model" for n in found if n not in expected]
+    for name in expected.keys() & found.keys():
+        want, got = expected[name], found[name]
+        if tuple(np.shape(got)) != tuple(want.shape) or np.dtype(got.dtype) != want.dtype:
+            problems.append(
+                f"{name} has shape {tuple(np.shape(got))} {np.dtype(got.dtype).name}, the model "
+                f"expects {tuple(want.shape)} {np.dtype(want.dtype).name}"
+            )
+    if problems:
+        raise ValueError(
+            f"{where}: {what} does not match the model: {'; '.join(sorted(problems))}."
+        )
+
+
+def _fit_config(fit_kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The fit arguments that a file can describe, and why each of the others cannot be."""
+    saved, skipped = {}, {}
+    for name, value in fit_kwargs.items():
+        try:
+            saved[name] = _encode(value, f"fit argument {name!r}")
+        except ValueError as error:
+            skipped[name] = str(error)
+    return saved, skipped
+
+
+def _as_train_state(train_state: Any) -> TrainState:
+    if isinstance(train_state, TrainState):
+        return train_state
+    if isinstance(train_state, tuple) and len(train_state) == 2:
+        params, state = train_state
+        return TrainState(params, state, None, jnp.zeros((), jnp.int32), jax.random.key(0))
+    raise TypeError(
+        f"save_model: train_state must be a jaxnn.TrainState or a (params, state) pair; got "
+        f"{type(train_state).__name__}."
+    )
+
+
+def _init_specs(model: Layer, input_shape: tuple) -> tuple[Any, Any, Any]:
+    """``model.init``'s output shape, and its params and state as ShapeDtypeStructs."""
+    shapes = []
+
+    def init() -> tuple[Any, Any]:
+        out_shape, params, state = model.init(jax.random.key(0), input_shape)
+        shapes.append(out_shape)
+        return params, state
+
+    params, state = jax.eval_shape(init)
+    return shapes[0], params, state
+
+
+def _metadata(model: Layer, ts: TrainState, input_shape: tuple) -> dict[str, Any]:
+    from jaxnn import __version__
+
+    out_shape = _init_specs(model, input_shape)[0]
+    key = _key_fields(ts.key)
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "jaxnn_version": __version__,
+        "jax_version": jax.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "input_shape": list(input_shape),
+        "output_shape": jax.tree.map(list, out_shape, is_leaf=lambda s: isinstance(s, tuple)),
+        "key": {"typed": key["typed"], "impl": key["impl"]},
+        "has_opt_state": ts.opt_state is not None,
+    }
+
+
+def save_model(
+    path: str | os.PathLike,
+    model: Layer,
+    train_state: Any,
+    *,
+    input_shape: Any = None,
+) -> Path:
+    """Writes the model's architecture, weights, state and optimizer state to one file.
+
+    The file is a zip of ``config.json``, ``metadata.json`` and ``model.safetensors`` (see the
+    module docstring), written atomically: a failed save leaves any previous file untouched.
+    When ``fit`` returned ``train_state``, the file also records fit's arguments
+    (loss, optimizer, learning rate, batch size, seed ...) so training can resume; an argument
+    that cannot be described (an Optax object, a closure) is left out and named in
+    ``config.json`` under ``"fit_kwargs_not_saved"``.
+
+    Args:
+        path: The file to write (by convention ``*.jaxnn``); its folder is created.
+        model: The model, built from jaxnn's layers, importable functions and registered types.
+        train_state: A :class:`~jaxnn.TrainState`, or a ``(params, state)`` pair.
+        input_shape: The input shape with a batch axis (``-1`` for any); by default the one
+            ``fit`` trained ``train_state`` on.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: If a layer cannot be described (the message names it and the fix), or the
+            input shape is unknown.
+
+    Example:
+        >>> import os, tempfile, jax, jax.numpy as jnp, numpy as np, jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        >>> model = jaxnn.serial(Dense(8), jnp.tanh, Dense(1))
+        >>> ts, _ = jaxnn.fit(model, (x, x.sum(1, keepdims=True)), loss="mse", epochs=2,
+        ...                   verbose=0)
+        >>> path = save_model(os.path.join(tempfile.mkdtemp(), "m.jaxnn"), model, ts)
+        >>> loaded = load_model(path)
+        >>> bool(jnp.all(jaxnn.predict(loaded.model, loaded.train_state, x)
+        ...              == jaxnn.predict(model, ts, x)))
+        True
+        >>> loaded.fit_kwargs["optimizer"], loaded.fit_kwargs["initial_epoch"]
+        ('adam', 2)
+    """
+    ts = _as_train_state(train_state)
+    training = trained_with(train_state)
+    if input_shape is None and training is not None:
+        input_shape = training.input_shape
+    if input_shape is None:
+        raise ValueError(
+            "save_model: input_shape is needed (e.g. input_shape=(-1, 784)) when the train "
+            "state did not come from fit."
+        )
+    input_shape = as_shape(input_shape, where="save_model")
+    config: dict[str, Any] = {"model": to_config(model)}
+    if training is not None:
+        config["fit_kwargs"], skipped = _fit_config(training.fit_kwargs)
+        if skipped:
+            config["fit_kwargs_not_saved"] = skipped
+    tensors = _tensors(ts)
+    _check_fits(model, ts, input_shape)
+    from safetensors.numpy import save as to_safetensors
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in (
+            ("metadata.json", _metadata(model, ts, input_shape)),
+            ("config.json", config),
+        ):
+            archive.writestr(name, json.dumps(text, indent=2), zipfile.ZIP_DEFLATED)
+        archive.writestr("model.safetensors", to_safetensors(tensors, {"format": FORMAT}))
+    write_atomic(path, buffer.getvalue())
+    return Path(path)
+
+
+def _check_fits(model: Layer, ts: TrainState, input_shape: tuple) -> None:
+    """The params and state must be the ones this model makes for this input shape."""
+    _, params, state = _init_specs(model, input_shape)
+    expected = {**_flat("params", params), **_flat("state", state)}
+    found = {**_flat("params", ts.params), **_flat("state", ts.state)}
+    _compare(expected, found, "save_model", "the train state")
+
+
+def _corrupt(path: Path, why: str) -> ValueError:
+    return ValueError(f"load_model: {str(path)!r} is not a readable jaxnn model file: {why}.")
+
+
+def _read_archive(path: Path) -> dict[str, bytes]:
+    if not path.is_file():
+        raise FileNotFoundError(f"load_model: no file at {str(path)!r}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            missing = [n for n in _ENTRIES if n not in names]
+            if missing:
+                hint = (
+                    " It looks like a Keras file: use jaxnn.interop.from_keras."
+                    if any(n.endswith(".h5") for n in names)
+                    else ""
+                )
+                raise _corrupt(path, f"the archive lacks {missing} (it holds {names}).{hint}")
+            return {n: archive.read(n) for n in _ENTRIES}
+    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
+        raise _corrupt(
+            path, f"not a complete zip archive, truncated or corrupt ({error})"
+        ) from None
+
+
+def _check_metadata(path: Path, metadata: Any) -> None:
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise _corrupt(path, f"metadata.json does not name the format {FORMAT!r}")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"load_model: {str(path)!r} has format version {version!r}, written by jaxnn "
+            f"{metadata.get('jaxnn_version')}; this jaxnn reads versions up to "
+            f"{FORMAT_VERSION}. Upgrade jaxnn (pip install -U jaxnn)."
+        )
+
+
+def _fill(prefix: str, spec: Any, tensors: dict[str, np.ndarray], path: Path) -> Any:
+    """The tree of ``spec``'s structure with its leaves from ``tensors``, shapes checked."""
+    expected = _flat(prefix, spec)
+    found = {n: v for n, v in tensors.items() if n.split("/")[0] == prefix}
+    _compare(expected, found, "load_model", f"{prefix} in {str(path)!r}")
+    leaves = [jnp.asarray(found[name]) for name in expected]
+    return jax.tree_util.tree_unflatten(jax.tree.structure(spec), leaves)
+
+
+def _optimizer(fit_kwargs: dict[str, Any]) -> Any:
+    """The optimizer ``fit`` built from these arguments, or ``None`` when it is not known."""
+    if not isinstance(fit_kwargs.get("optimizer"), str):
+        return None
+    opt = optimizers.get(
+        fit_kwargs["optimizer"],
+        fit_kwargs.get("learning_rate"),
+        clip_norm=fit_kwargs.get("clip_norm"),
+    )
+    return optimizers.freeze(opt, fit_kwargs.get("freeze", ()))
+
+
+def load_model(
+    path: str | os.PathLike,
+    *,
+    model: Layer | None = None,
+    optimizer: Any = None,
+    safe_mode: bool = True,
+) -> SavedModel:
+    """Reads a file written by :func:`save_model`: the model, its train state and fit arguments.
+
+    Args:
+        path: The model file.
+        model: The model built in code, to load only the arrays into it (for a model with
+            layers the file cannot describe). Default: rebuild it from the file's config.
+        optimizer: An ``optax.GradientTransformation`` (or a name) to restore the optimizer state
+            into, when ``fit``'s optimizer was not a name; default: the one ``fit`` used.
+        safe_mode: If True (default), import functions named in the file only from jax, jaxnn,
+            numpy, optax and modules already imported.
+
+    Returns:
+        A :class:`SavedModel` ``(model, train_state, fit_kwargs, metadata)``.
+
+    Raises:
+        FileNotFoundError: If there is no file.
+        ValueError: For a truncated, corrupt or foreign file, a newer format version, an unknown
+            layer type, or arrays whose paths or shapes do not match the model (each named).
+
+    Example:
+        >>> import tempfile, jax, jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> model = jaxnn.serial(Dense(4, activation="relu"), Dense(2))
+        >>> _, params, state = model.init(jax.random.key(0), (-1, 3))
+        >>> path = save_model(tempfile.mkdtemp() + "/m.jaxnn", model, (params, state),
+        ...                   input_shape=(-1, 3))
+        >>> loaded = load_model(path)
+        >>> loaded.input_shape, jax.tree.map(jnp.shape, loaded.train_state.params)["dense_1"]
+        ((-1, 3), {'b': (2,), 'w': (4, 2)})
+    """
+    path = Path(path)
+    entries = _read_archive(path)
+    try:
+        metadata = json.loads(entries["metadata.json"])
+        config = json.loads(entries["config.json"])
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _corrupt(path, f"its JSON is damaged ({error})") from None
+    _check_metadata(path, metadata)
+    from safetensors import SafetensorError
+    from safetensors.numpy import load as from_safetensors
+
+    try:
+        tensors = from_safetensors(entries["model.safetensors"])
+    except SafetensorError as error:
+        raise _corrupt(path, f"model.safetensors is damaged ({error})") from None
+    if model is None:
+        model = from_config(config.get("model"), safe_mode=safe_mode)
+    input_shape = tuple(metadata["input_shape"])
+    _, params_spec, state_spec = _init_specs(model, input_shape)
+    params = _fill("params", params_spec, tensors, path)
+    state = _fill("state", state_spec, tensors, path)
+    fit_kwargs = _decode(config.get("fit_kwargs", {}), safe_mode)
+    opt = _optimizer(fit_kwargs) if optimizer is None else optimizers.get(optimizer)
+    opt_state = None
+    if opt is not None:
+        opt_spec = jax.eval_shape(opt.init, params_spec)
+        has_saved = metadata.get("has_opt_state", False)
+        opt_state = _fill("opt_state", opt_spec, tensors, path) if has_saved else opt.init(params)
+    key = _restore_key({**metadata["key"], "data": tensors["key"]})
+    ts = TrainState(params, state, opt_state, jnp.asarray(tensors["step"]), key)
+    return SavedModel(model, ts, fit_kwargs, metadata)

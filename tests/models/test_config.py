@@ -1,0 +1,192 @@
+import functools
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxnn
+from jaxnn import Layer
+from jaxnn import layers as L  # noqa: N812
+from jaxnn.core import expand_to
+from jaxnn.models.config import from_config, function_path, register_layer, to_config
+
+KEY = jax.random.key(3)
+
+
+def squash(x):
+    """A user's module-level function: importable as tests.models.test_config:squash."""
+    return x / (1.0 + jnp.abs(x))
+
+
+@register_layer
+def Scale(factor, *, name="scale"):
+    def init(key, input_shape):
+        return input_shape, {"s": jnp.full((input_shape[-1],), factor)}, {}
+
+    def apply(params, state, x, *, key=None, train=False):
+        return x * expand_to(params["s"], x.ndim), state
+
+    return Layer(init, apply, name)
+
+
+@register_layer(name="Stack")
+def stack(*layers, scale=1.0, name="stack"):
+    return jaxnn.serial(*layers, Scale(scale), name=name)._replace(config=None)
+
+
+# Every built-in layer type with non-default arguments, and the shape it is tried on.
+CASES = [
+    (L.Activation("elu"), (-1, 3)),
+    (L.Activation(jax.nn.gelu), (-1, 3)),
+    (L.AvgPool(2, strides=1), (-1, 4, 4, 2)),
+    (L.BatchNorm(momentum=0.9, use_scale=False), (-1, 3)),
+    (
+        L.Bidirectional(L.GRU, 4, return_sequences=True, layer_kwargs={"reset_after": False}),
+        (-1, 5, 3),
+    ),
+    (L.Conv1D(3, 2, padding="same", strides=2), (-1, 6, 2)),
+    (L.Conv1DTranspose(3, 2, strides=2), (-1, 6, 2)),
+    (L.Conv2D(3, (2, 3), dilation=2, activation=jnp.tanh, kernel_init="he_normal"), (-1, 8, 8, 2)),
+    (L.Conv2DTranspose(3, 2, padding="same"), (-1, 5, 5, 2)),
+    (L.Conv3D(2, 2, groups=1, use_bias=False), (-1, 4, 4, 4, 1)),
+    (L.Dense(3, activation="relu", use_bias=False, dtype=jnp.float16), (-1, 4)),
+    (L.Dropout(0.3), (-1, 3)),
+    (L.Embedding(10, 3, mask_zero=True, embedding_init="glorot_uniform"), (-1, 5)),
+    (L.Flatten(), (-1, 2, 3)),
+    (L.GRU(3, reset_after=False, return_sequences=True), (-1, 4, 2)),
+    (L.GlobalAvgPool(), (-1, 4, 4, 2)),
+    (L.GlobalMaxPool(), (-1, 4, 2)),
+    (L.LSTM(3, return_state=True, reverse=True), (-1, 4, 2)),
+    (L.LayerNorm(epsilon=1e-5), (-1, 3)),
+    (L.MaxPool((2, 2), strides=1, padding="same"), (-1, 4, 4, 1)),
+    (L.MultiHeadAttention(2, 4, causal=True, output_dim=6), (-1, 5, 8)),
+    (L.Reshape((2, 3)), (-1, 6)),
+    (L.SimpleRNN(3), (-1, 4, 2)),
+    (L.UpSampling((2, 1)), (-1, 3, 3, 1)),
+    (
+        jaxnn.serial(
+            jnp.tanh, L.Dense(2), functools.partial(jax.nn.leaky_relu, negative_slope=0.2), squash
+        ),
+        (-1, 3),
+    ),
+    (jaxnn.parallel(L.Dense(2), jaxnn.serial(L.Dense(3), jax.nn.relu), name="p"), (-1, 3)),
+    (jaxnn.parallel(L.Dense(2), L.Dense(2), combine="sum"), (-1, 3)),
+    (jaxnn.residual(L.Dense(3), jax.nn.relu, L.BatchNorm()), (-1, 3)),
+    (Scale(2.5), (-1, 3)),
+    (stack(L.Dense(2), jnp.tanh, scale=0.5), (-1, 3)),
+]
+
+
+def test_every_built_in_layer_type_is_covered():
+    covered = {layer.config["type"] for layer, _ in CASES}
+    assert set(L.__all__) <= covered
+    assert {"serial", "parallel", "residual", "Scale", "Stack"} <= covered
+
+
+def _example(shape, layer):
+    shape = tuple(2 if d == -1 else d for d in shape)
+    if layer.config["type"] == "Embedding":
+        return jnp.arange(np.prod(shape)).reshape(shape) % 10
+    return jax.random.normal(jax.random.key(1), shape)
+
+
+@pytest.mark.parametrize("layer, shape", CASES, ids=lambda c: getattr(c, "name", None))
+def test_round_trip_through_json_rebuilds_the_same_layer(layer, shape):
+    config = json.loads(json.dumps(to_config(layer)))
+    rebuilt = from_config(config)
+    assert to_config(rebuilt) == config and rebuilt.name == layer.name
+    out_a, params_a, state_a = layer.init(KEY, shape)
+    out_b, params_b, state_b = rebuilt.init(KEY, shape)
+    assert out_a == out_b
+    jax.tree.map(np.testing.assert_array_equal, (params_a, state_a), (params_b, state_b))
+    x = _example(shape, layer)
+    y_a = layer.apply(params_a, state_a, x)[0]
+    y_b = rebuilt.apply(params_a, state_a, x)[0]
+    jax.tree.map(np.testing.assert_array_equal, y_a, y_b)
+
+
+def test_functions_are_stored_by_public_import_path():
+    config = to_config(jaxnn.serial(jax.nn.relu, squash, functools.partial(jax.nn.elu, alpha=0.5)))
+    assert [c["function"] for c in config["layers"]] == [
+        {"__function__": "jax.nn:relu"},
+        {"__function__": "tests.models.test_config:squash"},
+        {"__function__": "jax.nn:elu", "args": [], "kwargs": {"alpha": 0.5}},
+    ]
+    assert function_path(np.tanh) == "numpy:tanh"
+
+
+def test_a_lambda_is_refused_with_its_path_and_the_fixes():
+    model = jaxnn.serial(L.Dense(2), jaxnn.serial(lambda x: 2 * x, name="head"))
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'serial' -> 'head' -> 'lambda'.*<lambda>.*test_config.py.*register_layer.*load_model\(path, model=\.\.\.\)",
+    ):
+        to_config(model)
+
+
+def test_a_closure_argument_is_refused():
+    def local(x):
+        return x
+
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'dense' argument 'activation' is the function.*local.*cannot be imported",
+    ):
+        to_config(L.Dense(2, activation=local))
+
+
+def test_a_hand_built_layer_is_refused():
+    mine = Layer(lambda k, s: (s, {}, {}), lambda p, s, x, **kw: (x, s), "mine")
+    with pytest.raises(
+        ValueError, match=r"layer 'serial' -> 'mine' was built by hand.*register_layer"
+    ):
+        to_config(jaxnn.serial(L.Dense(2), mine))
+
+
+def test_register_layer_records_arguments_and_positional_layers():
+    block = stack(L.Dense(2), jnp.tanh, scale=0.5, name="b")
+    assert block.config["type"] == "Stack" and block.config["scale"] == 0.5
+    config = to_config(block)
+    first, second = config["layers"]["__tuple__"]
+    assert first["__layer__"]["type"] == "Dense" and second == {"__function__": "jax.numpy:tanh"}
+
+
+def test_unknown_type_names_the_type_and_how_to_register():
+    config = to_config(L.Dense(2))
+    config["type"] = "Dense9"
+    with pytest.raises(
+        ValueError,
+        match=r"unknown layer type 'Dense9'\. Built-in types: Activation, .*Dense,.*registered: .*Scale.*@jaxnn\.register_layer",
+    ):
+        from_config(config)
+
+
+def test_unregistered_function_and_unimportable_function():
+    with pytest.raises(
+        ValueError,
+        match=r"'gone', registered .*not registered in this program.*Registered now: .*Scale, Stack",
+    ):
+        from_config({"type": "function", "function": {"__registered__": "gone"}, "name": "g"})
+    with pytest.raises(ValueError, match=r"'jax.numpy:no_such_fn', which cannot be imported here"):
+        from_config({"type": "function", "function": {"__function__": "jax.numpy:no_such_fn"}})
+
+
+def test_safe_mode_refuses_to_import_a_module_not_yet_imported():
+    config = {"type": "function", "function": {"__function__": "jaxnn_no_such_module:f"}}
+    with pytest.raises(
+        ValueError, match=r"module 'jaxnn_no_such_module' is not jax.*safe_mode=False"
+    ):
+        from_config(config)
+    with pytest.raises(ValueError, match=r"cannot be imported here \(ModuleNotFoundError"):
+        from_config(config, safe_mode=False)
+
+
+def test_register_layer_refuses_a_built_in_name_and_bad_arguments_are_named():
+    with pytest.raises(ValueError, match=r"'Dense' is a built-in layer type"):
+        register_layer(lambda units: None, name="Dense")
+    with pytest.raises(ValueError, match=r"layer type 'Dense' do not fit its constructor.*unitz"):
+        from_config({"type": "Dense", "unitz": 3})
+    with pytest.raises(ValueError, match=r"a dict with a 'type' string; got \[1\]"):
+        from_config([1])
