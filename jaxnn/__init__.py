@@ -10,6 +10,7 @@ from jaxnn import (
     checkpoint,
     data,
     initializers,
+    interop,
     layers,
     losses,
     metrics,
@@ -21,6 +22,7 @@ from jaxnn import (
 from jaxnn.combinators import parallel, residual, serial
 from jaxnn.core import Layer, lift
 from jaxnn.encoding import one_hot, to_categorical
+from jaxnn.export import export, exported_text, load_exported
 from jaxnn.models import (
     intermediates,
     load_model,
@@ -49,6 +51,8 @@ __all__ = [
     "checkpoint",
     "data",
     "evaluate",
+    "export",
+    "exported_text",
     "fit",
     "intermediates",
     "make_eval_step",
@@ -56,8 +60,10 @@ __all__ = [
     "optimizers",
     "predict",
     "initializers",
+    "interop",
     "layers",
     "lift",
+    "load_exported",
     "load_model",
     "losses",
     "metrics",
