@@ -147,10 +147,9 @@ def _init_specs(model: Layer, input_shape: tuple) -> tuple[Any, Any, Any]:
     return shapes[0], params, state
 
 
-def _metadata(model: Layer, ts: TrainState, input_shape: tuple) -> dict[str, Any]:
+def _metadata(ts: TrainState, input_shape: tuple, out_shape: Any) -> dict[str, Any]:
     from jaxnn import __version__
 
-    out_shape = _init_specs(model, input_shape)[0]
     key = _key_fields(ts.key)
     return {
         "format": FORMAT,
@@ -226,13 +225,13 @@ def save_model(
         if skipped:
             config["fit_kwargs_not_saved"] = skipped
     tensors = _tensors(ts)
-    _check_fits(model, ts, input_shape)
+    out_shape = _check_fits(model, ts, input_shape)
     from safetensors.numpy import save as to_safetensors
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, text in (
-            ("metadata.json", _metadata(model, ts, input_shape)),
+            ("metadata.json", _metadata(ts, input_shape, out_shape)),
             ("config.json", config),
         ):
             archive.writestr(name, json.dumps(text, indent=2), zipfile.ZIP_DEFLATED)
@@ -241,12 +240,13 @@ def save_model(
     return Path(path)
 
 
-def _check_fits(model: Layer, ts: TrainState, input_shape: tuple) -> None:
-    """The params and state must be the ones this model makes for this input shape."""
-    _, params, state = _init_specs(model, input_shape)
+def _check_fits(model: Layer, ts: TrainState, input_shape: tuple) -> Any:
+    """Checks that params and state are the ones the model makes; returns its output shape."""
+    out_shape, params, state = _init_specs(model, input_shape)
     expected = {**_flat("params", params), **_flat("state", state)}
     found = {**_flat("params", ts.params), **_flat("state", ts.state)}
     _compare(expected, found, "save_model", "the train state")
+    return out_shape
 
 
 def _corrupt(path: Path, why: str) -> ValueError:
