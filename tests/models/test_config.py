@@ -190,3 +190,18 @@ def test_register_layer_refuses_a_built_in_name_and_bad_arguments_are_named():
         from_config({"type": "Dense", "unitz": 3})
     with pytest.raises(ValueError, match=r"a dict with a 'type' string; got \[1\]"):
         from_config([1])
+
+
+def test_losses_metrics_and_initializers_round_trip_by_import_path():
+    from jaxnn.models.config import _decode, _encode
+
+    values = [
+        jaxnn.losses.softmax_cross_entropy,
+        jaxnn.losses.mse,
+        jaxnn.activations.relu,
+        "adam",
+        1e-3,
+    ]
+    encoded = json.loads(json.dumps(_encode(values, "fit")))
+    assert encoded[0] == {"__function__": "jaxnn.losses:softmax_cross_entropy"}
+    assert _decode(encoded, True) == values
