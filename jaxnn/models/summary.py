@@ -18,9 +18,10 @@ evaluation mode (``train=False``) on a batch of ``batch_size`` rows:
 
 XLA counts additions and multiplications (a matrix product of ``(N, D_in)`` by
 ``(D_in, D_out)`` is ``2 N D_in D_out`` FLOPs, a bias add ``N D_out``) and reports ``exp``,
-``tanh``, ``sqrt`` and the like apart, as *transcendentals* (kept in :class:`Summary` too). It
-counts the body of a loop once, so for recurrent layers (a ``lax.scan`` over time) the count is
-that of one time step.
+``tanh``, ``sqrt`` and the like apart, as *transcendentals* (kept in :class:`Summary` too).
+XLA counts the body of a loop once, so for the recurrent layers (``SimpleRNN``, ``LSTM``,
+``GRU``, ``Bidirectional``: a ``lax.scan`` over time) on ``(N, T, D)`` the count is ``T`` times
+that of the layer on a sequence of length 1: every time step costs the same.
 """
 
 from __future__ import annotations
@@ -276,9 +277,21 @@ def _costs(
             parts = [costs[k] for k in kids[path]] + [merge]
             costs[path] = (sum(p[0] for p in parts), sum(p[1] for p in parts))
         else:
-            p, s = subtree(params, path), subtree(state, path)
-            costs[path] = _cost(layer.apply, p, s, x)
+            costs[path] = _leaf_cost(layer, subtree(params, path), subtree(state, path), x)
     return costs
+
+
+_RECURRENT = ("SimpleRNN", "LSTM", "GRU", "Bidirectional")
+
+
+def _leaf_cost(layer: Layer, params: Params, state: State, x: Any) -> tuple[int, int]:
+    """A leaf layer's cost; a recurrent one's is T times its cost on one time step."""
+    steps = x.shape[1] if layer_type(layer) in _RECURRENT and getattr(x, "ndim", 0) == 3 else 1
+    if steps > 1:
+        one = jax.ShapeDtypeStruct((x.shape[0], 1, x.shape[2]), x.dtype)
+        flops, transcendentals = _cost(layer.apply, params, state, one)
+        return steps * flops, steps * transcendentals
+    return _cost(layer.apply, params, state, x)
 
 
 def _rows(

@@ -418,3 +418,14 @@ def test_hand_written_layers_with_and_without_traceable_init():
         ("concrete", "Layer", 3, 1),
     ]
     assert [r.flops for r in s.rows] == [N * 3, N * 3]  # one multiply per element
+
+
+def test_recurrent_flops_count_every_time_step():
+    from jaxnn.layers import LSTM
+
+    n, t, d, u = 2, 5, 3, 4
+    long = summary(LSTM(u), (-1, t, d), batch_size=n, print_fn=None)
+    one = summary(LSTM(u), (-1, 1, d), batch_size=n, print_fn=None)
+    assert long.flops == t * one.flops and long.transcendentals == t * one.transcendentals
+    # the two matrix products of every step alone: x (N, D) @ (D, 4U) and h (N, U) @ (U, 4U)
+    assert long.flops >= t * 2 * n * (d + u) * 4 * u
