@@ -18,6 +18,7 @@ from jaxnn import (
     optimizers,
     paths,
     regularizers,
+    viz,
 )
 from jaxnn.combinators import parallel, residual, serial
 from jaxnn.core import Layer, lift
@@ -80,4 +81,5 @@ __all__ = [
     "submodel",
     "summary",
     "to_categorical",
+    "viz",
 ]
