@@ -23,7 +23,6 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -35,8 +34,14 @@ from jaxnn.layers import Conv2D, Dense, Flatten, MaxPool
 def models():
     mlp = jaxnn.serial(Dense(512), jax.nn.relu, Dense(512), jax.nn.relu, Dense(10))
     cnn = jaxnn.serial(
-        Conv2D(32, 3), jax.nn.relu, MaxPool(2), Conv2D(64, 3), jax.nn.relu, MaxPool(2),
-        Flatten(), Dense(10),
+        Conv2D(32, 3),
+        jax.nn.relu,
+        MaxPool(2),
+        Conv2D(64, 3),
+        jax.nn.relu,
+        MaxPool(2),
+        Flatten(),
+        Dense(10),
     )
     return {"T2 MLP 784-512-512-10": (mlp, (-1, 784)), "CNN 28x28 (2 conv)": (cnn, (-1, 28, 28, 1))}
 
@@ -45,12 +50,20 @@ def keras_model(name, shape):
     import keras
 
     if name.startswith("T2"):
-        layers = [keras.layers.Dense(512, activation="relu"), keras.layers.Dense(512, activation="relu"),
-                  keras.layers.Dense(10)]
+        layers = [
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(10),
+        ]
     else:
-        layers = [keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-                  keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(2),
-                  keras.layers.Flatten(), keras.layers.Dense(10)]
+        layers = [
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Conv2D(64, 3, activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10),
+        ]
     model = keras.Sequential([keras.Input(shape[1:]), *layers])
     model.compile(optimizer="adam", loss="mse")
     model.optimizer.build(model.trainable_variables)  # an Adam state in the file, as jaxnn's
@@ -75,7 +88,9 @@ def measure(name, model, shape, folder, repeats):
     def load():
         jax.block_until_ready(jaxnn.load_model(path, optimizer="adam").train_state)
 
-    row["jaxnn save"] = median_time(lambda: jaxnn.save_model(path, model, ts, input_shape=shape), repeats)
+    row["jaxnn save"] = median_time(
+        lambda: jaxnn.save_model(path, model, ts, input_shape=shape), repeats
+    )
     row["jaxnn load"] = median_time(load, repeats)
     row["jaxnn MB"] = path.stat().st_size / 1e6
     row["ckpt save"] = median_time(lambda: checkpoint.save(ckpt, ts), repeats)
@@ -94,8 +109,18 @@ def measure(name, model, shape, folder, repeats):
 
 
 def table(rows):
-    cols = ["model", "params", "jaxnn save", "jaxnn load", "jaxnn MB", "ckpt save", "ckpt load",
-            "keras save", "keras load", "keras MB"]
+    cols = [
+        "model",
+        "params",
+        "jaxnn save",
+        "jaxnn load",
+        "jaxnn MB",
+        "ckpt save",
+        "ckpt load",
+        "keras save",
+        "keras load",
+        "keras MB",
+    ]
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = []
@@ -125,19 +150,22 @@ def main():
         versions += f", Keras {keras.__version__} on {keras.backend.backend()}"
     except ImportError:
         pass
-    text = "\n".join([
-        "# Model files: time and size",
-        "",
-        "Written by `python experiments/bench_model_file.py "
-        f"--repeats {args.repeats} --out docs/model-file.md` ({versions}; "
-        f"{os.cpu_count()} CPU cores). Medians after one warm-up; Adam state included in every file.",
-        "`jaxnn load` rebuilds the model from the file alone and restores the TrainState; `ckpt` is "
-        "`jaxnn.checkpoint` (arrays only, into a structure the caller builds); Keras is "
-        "`model.save` / `keras.models.load_model` of the same layers.",
-        "",
-        table(rows),
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Model files: time and size",
+            "",
+            "Written by `python experiments/bench_model_file.py "
+            f"--repeats {args.repeats} --out docs/model-file.md` ({versions}; "
+            f"{os.cpu_count()} CPU cores). Medians after one warm-up; Adam state included in "
+            "every file.",
+            "`jaxnn load` rebuilds the model from the file alone and restores the TrainState; "
+            "`ckpt` is `jaxnn.checkpoint` (arrays only, into a structure the caller builds); "
+            "Keras is `model.save` / `keras.models.load_model` of the same layers.",
+            "",
+            table(rows),
+            "",
+        ]
+    )
     print(text)
     if args.out:
         args.out.write_text(text)
