@@ -17,13 +17,14 @@ from jaxnn.data.synthetic import (
     spiral,
     xor,
 )
-from jaxnn.data.tabular import Tabular, load_csv
+from jaxnn.data.tabular import Tabular, TabularEncoder, load_csv, read_columns
 from jaxnn.encoding import one_hot, to_categorical
 
 __all__ = [
     "MinMax",
     "Standardize",
     "Tabular",
+    "TabularEncoder",
     "batches",
     "blobs",
     "cache_dir",
@@ -38,6 +39,7 @@ __all__ = [
     "moons",
     "names",
     "one_hot",
+    "read_columns",
     "regression_gaussian",
     "regression_plane",
     "spiral",

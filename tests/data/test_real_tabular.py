@@ -171,3 +171,64 @@ def test_csv_errors(tmp_path):
         ValueError, match="the target 'Survived' is missing in some rows; the first is line 3"
     ):
         data.load_csv(write(tmp_path, missing), target="Survived")
+
+
+def test_the_encoder_encodes_new_rows_as_the_training_rows(tmp_path):
+    path = write(tmp_path, TITANIC)
+    t = data.load_csv(path, target="Survived", categorical=["Pclass"], drop=["Name"], seed=1)
+    enc = t.encoder
+    assert enc.feature_names == t.feature_names and enc.target == "Survived"
+    # The same file through the fitted encoder: the same rows, the same features.
+    again = data.load_csv(path, target="Survived", encoder=enc, seed=1)
+    np.testing.assert_array_equal(again.x_train, t.x_train)
+    np.testing.assert_array_equal(again.x_test, t.x_test)
+    # New rows, by column, without the target: a gap gets the training median, an unseen
+    # category encodes as zeros.
+    age = next(c for c in enc.columns if c.name == "Age")
+    table = {name: [TITANIC[1][i]] * 2 for i, name in enumerate(TITANIC[0])}
+    table["Age"] = ["", "40"]
+    table["Embarked"] = ["S", "Z"]
+    del table["Survived"]
+    x = enc.encode(table)
+    assert x.shape == (2, len(t.feature_names)) and x.dtype == np.float32
+    assert x[0, t.feature_names.index("Age")] == pytest.approx(age.fill)
+    assert x[1, t.feature_names.index("Age")] == 40.0
+    embarked = [j for j, n in enumerate(t.feature_names) if n.startswith("Embarked=")]
+    assert x[0, embarked].tolist().count(1.0) == 1 and x[1, embarked].sum() == 0
+    # JSON round trip.
+    import json
+
+    back = data.TabularEncoder.from_dict(json.loads(json.dumps(enc.to_dict())))
+    np.testing.assert_array_equal(back.encode(table), x)
+
+
+def test_the_encoder_names_missing_columns_text_in_numbers_and_unknown_classes(tmp_path):
+    rows = [["a", "b", "label"], ["1", "x", "cat"], ["2", "y", "dog"], ["3", "x", "cat"]]
+    t = data.load_csv(write(tmp_path, rows), target="label", test_fraction=0.34)
+    with pytest.raises(
+        ValueError,
+        match=r"encode: no column 'a'; the model was trained on the columns \['a', 'b'\]",
+    ):
+        t.encoder.encode({"b": ["x"]})
+    with pytest.raises(ValueError, match=r"column 'a' is numeric, but row 2 holds 'seven'"):
+        t.encoder.encode({"a": ["1", "seven"], "b": ["x", "y"]})
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="") as f:
+        csv.writer(f).writerows([["a", "b", "label"], ["1", "x", "cow"], ["2", "x", "cat"]])
+    with pytest.raises(
+        ValueError,
+        match=r"holds \['cow'\], classes the encoder does not know; it knows \['cat', 'dog'\]",
+    ):
+        data.load_csv(other, target="label", test_fraction=0.5, encoder=t.encoder)
+
+
+def test_read_columns_skips_blank_lines_and_names_bad_ones(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n\n3,4\n5\n")
+    with pytest.raises(ValueError, match=r"rows \[5\] of .* do not have 2 fields"):
+        data.read_columns(path)
+    path.write_text("a,b\n1,2\n\n3,4\n")
+    assert data.read_columns(path) == {"a": ["1", "3"], "b": ["2", "4"]}
+    path.write_text("a,a\n1,2\n")
+    with pytest.raises(ValueError, match=r"repeats the columns \['a'\]"):
+        data.read_columns(path)
