@@ -1,0 +1,368 @@
+"""``jaxnn train``: options in; :func:`jaxnn.fit` and :func:`jaxnn.save_model`; a run folder out."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import click
+import jax
+import numpy as np
+
+from jaxnn import callbacks as callbacks_lib
+from jaxnn import losses, optimizers
+from jaxnn.cli.common import UserError, debug_option, list_files, note
+from jaxnn.cli.datasets import (
+    PREPROCESSING_FILE,
+    Dataset,
+    dataset_names,
+    defaults,
+    load_dataset,
+)
+from jaxnn.cli.models import (
+    adapt_targets,
+    check_names,
+    check_output,
+    default_loss,
+    load_source,
+    output_shape,
+)
+from jaxnn.cli.plot import draw_plots
+from jaxnn.cli.rundir import CONFIG_KEYS, default_out, prepare, read_config, write_config
+from jaxnn.cli.rundir import write_json as write_json_file
+from jaxnn.core import Layer
+from jaxnn.models import save_model
+from jaxnn.train import evaluate, fit
+
+__all__ = ["device_name", "train"]
+
+
+def _complete_data(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    del ctx, param
+    from click.shell_completion import CompletionItem
+
+    names = [CompletionItem(n) for n in dataset_names() if n.startswith(incomplete)]
+    return [*names, CompletionItem(incomplete, type="file")]
+
+
+def _completer(known: list[str]) -> Any:
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+        del ctx, param
+        return [n for n in known if n.startswith(incomplete.lower())]
+
+    return complete
+
+
+_FRACTION = click.FloatRange(0.0, 1.0, max_open=True)
+
+
+# The options of `jaxnn train`; each defaults to None so that a config file can fill it.
+_OPTIONS = [
+    click.option(
+        "--data",
+        metavar="NAME|FILE",
+        shell_complete=_complete_data,
+        help=f"A data set ({', '.join(dataset_names())}; - or _ alike), a .csv file (with "
+        f"--target) or an .npz file with arrays x and y (and optionally x_test, y_test).",
+    ),
+    click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False),
+        help="For mnist and fashion-mnist: the folder of the four IDX files (default: the "
+        "cache, downloading what is missing).",
+    ),
+    click.option(
+        "--target",
+        metavar="COLUMN",
+        help="For a CSV: the column to predict; text columns are one-hot encoded, numeric "
+        "ones standardised.",
+    ),
+    click.option(
+        "--drop",
+        metavar="COLUMNS",
+        help="For a CSV: columns to leave out, comma-separated (identifiers, names, free text).",
+    ),
+    click.option(
+        "--categorical",
+        metavar="COLUMNS",
+        help="For a CSV: numeric columns to one-hot encode as categories, comma-separated "
+        "(e.g. a passenger class 1, 2, 3).",
+    ),
+    click.option(
+        "--model",
+        metavar="SPEC|FILE.py",
+        help="Layers such as 'dense(64,relu) dropout(0.2) dense(10)', or a Python file that "
+        "defines `model` (and optionally `loss`, `optimizer`). Default: one per data set.",
+    ),
+    click.option(
+        "--loss",
+        metavar="NAME",
+        shell_complete=_completer(losses.names()),
+        help="Default: softmax_cross_entropy for classes (sigmoid_binary_cross_entropy with "
+        "one output), mse for numeric targets.",
+    ),
+    click.option(
+        "--optimizer",
+        metavar="NAME",
+        shell_complete=_completer(optimizers.names()),
+        help=f"One of {', '.join(optimizers.names())} (default adam).",
+    ),
+    click.option(
+        "--learning-rate",
+        type=click.FloatRange(0.0, min_open=True),
+        help="Default: per data set, else the optimizer's own.",
+    ),
+    click.option("--epochs", type=click.IntRange(1), help="Default: per data set."),
+    click.option("--batch-size", type=click.IntRange(1), help="Default: 32."),
+    click.option(
+        "--validation-split",
+        type=_FRACTION,
+        help="Fraction of the training samples held out for validation (default 0.1; 0: none).",
+    ),
+    click.option(
+        "--test-split",
+        type=_FRACTION,
+        help="Fraction held out as the test set, evaluated at the end (default 0.2; 0: none; "
+        "MNIST keeps its own).",
+    ),
+    click.option(
+        "--early-stopping",
+        type=click.IntRange(0),
+        metavar="PATIENCE",
+        help="Stop when the validation loss has not improved for PATIENCE epochs; keep the "
+        "best weights.",
+    ),
+    click.option(
+        "--seed", type=int, help="Seed of the split, the weights and the shuffle (default 0)."
+    ),
+    click.option(
+        "--out",
+        type=click.Path(path_type=Path),
+        help="The run directory (default runs/<data>-<timestamp>).",
+    ),
+    click.option(
+        "--overwrite",
+        is_flag=True,
+        help="Replace the files of a run already in --out (other files stay).",
+    ),
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(exists=True, path_type=Path),
+        help="A run's config.toml (or its folder): every option from it; options on the "
+        "command line override.",
+    ),
+    click.option("--no-plots", is_flag=True, help="Draw no plots (they need matplotlib)."),
+    click.option(
+        "--no-tensorboard",
+        is_flag=True,
+        help="Write no TensorBoard events (they need tensorboardX).",
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="No progress or notes on stderr."),
+    debug_option,
+]
+
+
+def _options(command: Any) -> Any:
+    """Applies :data:`_OPTIONS` to the command function."""
+    for option in reversed(_OPTIONS):
+        command = option(command)
+    return command
+
+
+class _Plan(NamedTuple):
+    """Everything a run needs, resolved before anything is written."""
+
+    options: dict[str, Any]
+    dataset: Dataset
+    model: Layer
+    loss: Any
+    optimizer: Any
+    out_shape: tuple[int, ...]
+    params: int
+
+
+def _from_config(ctx: click.Context, path: Path) -> dict[str, Any]:
+    """A config file's options, each checked by its command-line option's type."""
+    path = path / "config.toml" if path.is_dir() else path
+    params = {p.name: p for p in ctx.command.params}
+    options = {}
+    for key, value in read_config(path).items():
+        try:
+            options[key] = params[key].type.convert(value, params[key], ctx)
+        except click.BadParameter as error:
+            raise UserError(f"{str(path)!r}: {key} = {value!r}: {error.message}") from None
+    return options
+
+
+def _resolve(ctx: click.Context, given: dict[str, Any]) -> dict[str, Any]:
+    """Config file options, then the command line's on top, then the defaults of the data."""
+    options = _from_config(ctx, given["config_file"]) if given["config_file"] else {}
+    options.update({k: v for k, v in given.items() if k in CONFIG_KEYS and v is not None})
+    if options.get("data") is None:
+        raise UserError("give --data NAME (e.g. --data digits) or --config FILE.")
+    options.setdefault("test_split", 0.2)
+    options.setdefault("seed", 0)
+    return options
+
+
+def _plan(options: dict[str, Any]) -> _Plan:
+    """Loads the data, builds the model and checks that the two fit, before any training."""
+    dataset = load_dataset(
+        options["data"],
+        data_dir=options.get("data_dir"),
+        target=options.get("target"),
+        test_split=options["test_split"],
+        seed=options["seed"],
+        drop=options.get("drop"),
+        categorical=options.get("categorical"),
+    )
+    base = defaults(dataset)
+    options["model"] = options.get("model") or base["model"]
+    source = load_source(options["model"])
+    out_shape, params = output_shape(source.model, dataset.input_shape)
+    check_output(out_shape, dataset)
+    loss = options.get("loss") or source.loss or default_loss(out_shape, dataset)
+    optimizer = options.get("optimizer") or source.optimizer or base["optimizer"]
+    loss, optimizer = check_names(loss, optimizer)
+    if options.get("learning_rate") is None and optimizer == base["optimizer"]:
+        options["learning_rate"] = base.get("learning_rate")
+    for key in ("epochs", "batch_size", "validation_split"):
+        options[key] = base[key] if options.get(key) is None else options[key]
+    options.update(
+        loss=loss if isinstance(loss, str) else None,
+        optimizer=optimizer if isinstance(optimizer, str) else None,
+    )
+    return _Plan(options, dataset, source.model, loss, optimizer, out_shape, params)
+
+
+def _callbacks(folder: Path, plan: _Plan, given: dict[str, Any]) -> list[callbacks_lib.Callback]:
+    quiet = given["quiet"]
+    result: list[callbacks_lib.Callback] = [callbacks_lib.CSVLogger(folder / "history.csv")]
+    try:
+        if not given["no_tensorboard"]:
+            result.append(callbacks_lib.TensorBoard(folder / "tb"))
+    except ImportError as error:
+        note(f"TensorBoard events skipped: {error}", quiet=quiet)
+    patience = plan.options.get("early_stopping")
+    if patience is not None:
+        monitor = "val_loss" if plan.options["validation_split"] else "loss"
+        result.append(
+            callbacks_lib.EarlyStopping(monitor, patience=patience, restore_best_weights=True)
+        )
+    if not quiet:
+        result.append(callbacks_lib.ProgressBar(1, stream=sys.stderr))
+    return result
+
+
+def _metrics(dataset: Dataset) -> list[str]:
+    return ["accuracy"] if dataset.num_classes is not None else ["mae"]
+
+
+def _fit(plan: _Plan, folder: Path, given: dict[str, Any]) -> tuple[Any, Any]:
+    """Trains with :func:`jaxnn.fit`: the history goes to ``history.csv`` as it runs."""
+    options, dataset = plan.options, plan.dataset
+    return fit(
+        plan.model,
+        (dataset.x_train, adapt_targets(dataset.y_train, plan.loss)),
+        loss=plan.loss,
+        optimizer=plan.optimizer,
+        learning_rate=options.get("learning_rate"),
+        epochs=options["epochs"],
+        batch_size=options["batch_size"],
+        validation_split=options["validation_split"] or None,
+        metrics=_metrics(dataset),
+        callbacks=_callbacks(folder, plan, given),
+        seed=options["seed"],
+        verbose=0,
+    )
+
+
+def _test(plan: _Plan, train_state: Any, folder: Path) -> tuple[dict[str, Any], list[Path]]:
+    """Evaluates the held-out test set; writes ``test.json``."""
+    dataset = plan.dataset
+    if dataset.x_test is None or dataset.y_test is None:
+        return {}, []
+    y = adapt_targets(dataset.y_test, plan.loss)
+    result = evaluate(
+        plan.model, train_state, (dataset.x_test, y), loss=plan.loss, metrics=_metrics(dataset)
+    )
+    values = {k: v for k, v in result.items() if np.ndim(v) == 0}
+    values["samples"] = len(dataset.x_test)
+    return values, [write_json_file(folder / "test.json", values)]
+
+
+def device_name() -> str:
+    """The first device JAX uses, e.g. ``cpu`` or ``gpu (NVIDIA H200)``, and how many there are."""
+    devices = jax.devices()
+    first = devices[0]
+    kind = "" if first.device_kind == first.platform else f" ({first.device_kind})"
+    return f"{first.platform}{kind}" + (f", {len(devices)} devices" if len(devices) > 1 else "")
+
+
+def _describe(plan: _Plan, folder: Path, quiet: bool) -> None:
+    rate = plan.options.get("learning_rate")
+    optimizer = plan.options.get("optimizer") or "from the model file"
+    note(
+        f"device: {device_name()}\n"
+        f"data: {plan.dataset.describe()}\n"
+        f"model: {plan.options['model']} -> output {plan.out_shape}, {plan.params:,} params\n"
+        f"training: loss {plan.options.get('loss') or 'from the model file'}, optimizer "
+        f"{optimizer}{'' if rate is None else f' (learning rate {rate:g})'}, "
+        f"{plan.options['epochs']} epochs of batch {plan.options['batch_size']}\n"
+        f"run directory: {folder}",
+        quiet=quiet,
+    )
+
+
+def _report(history: Any, test: dict[str, Any], seconds: float) -> str:
+    """The results: epochs and speed, the last epoch's metrics, the test metrics."""
+    rates = history.samples_per_second[1:] or history.samples_per_second
+    last = {k: v[-1] for k, v in history.history.items() if np.ndim(v[-1]) == 0}
+    lines = [
+        f"trained {len(history.epoch)} epochs in {seconds:.1f} s, "
+        f"{float(np.median(rates)):,.0f} training samples/s after compilation on "
+        f"{device_name()}",
+        "final " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(last.items())),
+    ]
+    if test:
+        metrics = "  ".join(f"test {k} {v:.4f}" for k, v in test.items() if k != "samples")
+        lines.append(f"{metrics}  ({test['samples']:,} test samples)")
+    return "\n".join(lines)
+
+
+@click.command("train")
+@_options
+@click.pass_context
+def train(ctx: click.Context, **given: Any) -> None:
+    """Train a model on a data set and write a run directory.
+
+    Example: jaxnn train --data digits --model "dense(128,relu) dropout(0.1) dense(10)"
+    """
+    quiet = given["quiet"]
+    plan = _plan(_resolve(ctx, given))
+    folder = given["out"] or default_out(plan.options["data"])
+    removed = prepare(folder, overwrite=given["overwrite"])
+    if removed:
+        note(f"replaced the {len(removed)} files of the run in {folder}", quiet=quiet)
+    written = [write_config(folder / "config.toml", plan.options)]
+    if plan.dataset.preprocessing is not None:
+        preprocessing = plan.dataset.preprocessing.to_dict()
+        written.append(write_json_file(folder / PREPROCESSING_FILE, preprocessing))
+    _describe(plan, folder, quiet)
+    train_state, history = _fit(plan, folder, given)
+    if history.stop_reason:
+        note(history.stop_reason, quiet=quiet)
+    written += [folder / "history.csv", save_model(folder / "model.jaxnn", plan.model, train_state)]
+    test, test_files = _test(plan, train_state, folder)
+    written += test_files + sorted((folder / "tb").glob("*/events.out.tfevents.*"))
+    try:
+        if not given["no_plots"]:
+            written += draw_plots(
+                folder, plan.model, train_state, plan.dataset, loss=plan.loss, quiet=quiet
+            )
+    except ImportError as error:
+        note(f"plots skipped: {error}", quiet=quiet)
+    click.echo(_report(history, test, sum(history.epoch_times)))
+    click.echo(list_files(written))

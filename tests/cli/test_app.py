@@ -1,0 +1,81 @@
+"""The `jaxnn` group and the real entry point, `python -m jaxnn`, in subprocesses."""
+
+import click
+import pytest
+
+from jaxnn.cli import cli
+from tests.cli.conftest import invoke, run_command
+
+
+def test_train_through_the_real_command(tmp_path):
+    out = tmp_path / "run"
+    result = run_command("train", "--data", "xor", "--epochs", "2", "--out", out,
+                         "--no-tensorboard")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("device: ")
+    assert "Epoch 2/2" in result.stderr
+    assert "test accuracy " in result.stdout and "training samples/s" in result.stdout
+    listed = result.stdout.split("files written:\n")[1].split()
+    assert listed[:4] == [str(out / n) for n in ("config.toml", "history.csv", "model.jaxnn",
+                                                  "test.json")]  # fmt: skip
+    assert all((tmp_path / p).is_file() for p in listed)
+
+
+def test_unknown_data_set_exits_1_with_one_message():
+    result = run_command("train", "--data", "digts")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Error: unknown data set 'digts'. Did you mean 'digits'? Known data sets: blobs, circle, "
+        "digits, fashion_mnist, gaussian, mnist, moons, regression_gaussian, regression_plane, "
+        "spiral, xor. Or give a .csv file (with --target) or an .npz file.\n"
+    )
+
+
+def test_bad_spec_points_at_the_token_without_a_traceback():
+    result = run_command("summary", "dense(64) dens(10)", "--input-shape", "8")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-2:] == ["  dense(64) dens(10)", "            ^^^^"]
+
+
+def test_debug_shows_the_traceback_of_a_library_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,y\n1,0\n2\n")
+    plain = invoke("train", "--data", path, "--target", "y")
+    assert plain.exit_code == 1
+    assert plain.stderr == (
+        f"Error: load_csv: rows [3] of {str(path)!r} do not have 2 fields like the header.\n"
+    )
+    result = run_command("train", "--data", path, "--target", "y", "--debug")
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert result.stderr.rstrip().endswith("do not have 2 fields like the header.")
+
+
+def test_a_bad_option_value_is_a_usage_error():
+    result = invoke("train", "--data", "xor", "--epochs", "0")
+    assert result.exit_code == 2
+    assert "Invalid value for '--epochs': 0 is not in the range x>=1." in result.stderr
+
+
+def test_the_group_is_a_click_group_with_every_command():
+    assert isinstance(cli, click.Group)
+    assert sorted(cli.commands) == [
+        "devices", "evaluate", "plot", "predict", "runs", "summary", "train",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_help_is_the_docstring_summary_and_an_example(command):
+    result = invoke(command, "--help")
+    assert result.exit_code == 0
+    summary = cli.commands[command].help.splitlines()[0]
+    assert result.stdout.splitlines()[2].strip() == summary
+    assert f"Example: jaxnn {command}" in result.stdout
+    assert "--debug" in result.stdout
+
+
+def test_group_help_documents_shell_completion():
+    result = invoke("--help")
+    assert 'eval "$(_JAXNN_COMPLETE=bash_source jaxnn)"' in result.stdout
