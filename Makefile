@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
+# MkDocs 1.6 prints a notice about MkDocs 2 on every build; it is not about this site.
+MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
 
-.PHONY: demo test lint typecheck clean
+.PHONY: demo test lint typecheck docs serve-docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +16,10 @@ $(PY):
 # One stamp per set of extras, redone when pyproject.toml changes.
 $(VENV)/.stamp-base: pyproject.toml | $(PY)
 	$(PIP) install -e ".[datasets,plot]"
+	touch $@
+
+$(VENV)/.stamp-docs: pyproject.toml | $(PY)
+	$(PIP) install -e ".[docs]"
 	touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(PY)
@@ -32,8 +38,16 @@ lint: $(VENV)/.stamp-dev
 typecheck: $(VENV)/.stamp-dev
 	$(VENV)/bin/mypy jaxnn
 
+# The tests (docs' Python blocks included), then the site, which must build without a warning.
 test: lint typecheck
 	$(PY) -m pytest -n 2 -q
+	$(MKDOCS) build --strict -q -d build/site
+
+docs: $(VENV)/.stamp-docs
+	$(MKDOCS) build --strict
+
+serve-docs: $(VENV)/.stamp-docs
+	$(MKDOCS) serve
 
 clean:
 	rm -rf $(VENV) build *.egg-info

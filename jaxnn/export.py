@@ -195,6 +195,8 @@ def export(
         verify: ONNX only: run the converted model in onnxruntime on a sample batch of 2 and
             compare it with JAX before writing (default True).
 
+    A model that does not accept the input raises its own error, naming the layer.
+
     Returns:
         The path written.
 
@@ -208,8 +210,6 @@ def export(
         NotImplementedError: If jax2onnx cannot convert the model (its message names the
             primitive).
         RuntimeError: If the ONNX model fails or disagrees with JAX in onnxruntime.
-
-        A model that does not accept the input raises its own error, naming the layer.
 
     Example:
         >>> import os, tempfile, jax, jax.numpy as jnp, optax, jaxnn
