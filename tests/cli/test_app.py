@@ -79,3 +79,57 @@ def test_help_is_the_docstring_summary_and_an_example(command):
 def test_group_help_documents_shell_completion():
     result = invoke("--help")
     assert 'eval "$(_JAXNN_COMPLETE=bash_source jaxnn)"' in result.stdout
+
+
+# Every kind of bad input the issue lists, through the real command: exit code 1, one message on
+# stderr that names the problem, and no traceback.
+BAD_INPUT = {
+    "layer": (["train", "--data", "xor", "--model", "dense(4) fltten dense(2)"],
+              ["unknown layer 'fltten'. Did you mean 'flatten'?", "           ^^^^^^"]),
+    "activation": (["train", "--data", "xor", "--model", "dense(4,relux) dense(2)"],
+                   ["unknown activation 'relux'. Did you mean 'relu'", "Known activations: arctan"]),
+    "optimizer": (["train", "--data", "xor", "--optimizer", "adma"],
+                  ["unknown optimizer 'adma'. Did you mean 'adamax' or 'adam'", "Known optimizers:"]),
+    "loss": (["train", "--data", "xor", "--loss", "mse2"],
+             ["unknown loss 'mse2'. Did you mean 'mse'?"]),
+    "parse": (["train", "--data", "xor", "--model", "dense(4 dense(2)"],
+              ["model spec, column 9: expected ',' or ')', found 'dense'", "          ^^^^^"]),
+    "target": (["train", "--data", "{csv}", "--target", "Survivd"],
+               ["has no column 'Survivd'. Did you mean 'Survived'? Its columns are: PassengerId"]),
+    "file": (["train", "--data", "{ragged}", "--target", "y"],
+             ["load_csv: rows [3] of", "ragged.csv' do not have 2 fields like the header."]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUT))
+def test_bad_input_through_the_real_command(case, tmp_path):
+    from tests.cli.conftest import TITANIC
+
+    (tmp_path / "t.csv").write_text(TITANIC)
+    (tmp_path / "ragged.csv").write_text("a,y\n1,0\n2\n")
+    args, expected = BAD_INPUT[case]
+    args = [a.format(csv=tmp_path / "t.csv", ragged=tmp_path / "ragged.csv") for a in args]
+    result = run_command(*args, "--out", tmp_path / "run")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith("Error: ") and "Traceback" not in result.stderr
+    for part in expected:
+        assert part in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing was written
+
+
+def test_an_existing_run_is_kept_and_a_wide_input_refused_through_the_command(xor_run, tmp_path):
+    import numpy as np
+
+    folder, _ = xor_run
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    result = run_command("train", "--data", "xor", "--out", folder)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"Error: {str(folder)!r} already holds a run (config.toml, " in result.stderr
+    assert "Pass --overwrite to replace the run's files (other files stay)" in result.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    np.save(tmp_path / "wide.npy", np.zeros((3, 5), np.float32))
+    result = run_command("predict", folder, tmp_path / "wide.npy")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr == (
+        f"Error: {str(tmp_path / 'wide.npy')!r} has 5 features per sample, but the model takes 2.\n"
+    )
