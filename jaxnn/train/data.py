@@ -303,14 +303,18 @@ def resident_on_device(arrays: Arrays, data_on_device: Any, *, where: str) -> bo
     if data_on_device != "auto":
         return bool(data_on_device)
     limit = _HOST_LIMIT_BYTES
-    stats = jax.devices()[0].memory_stats() or {}
+    stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
         limit = stats["bytes_limit"] // 4
     return _nbytes(arrays) <= limit
 
 
-def to_device(arrays: Arrays) -> Arrays:
-    """The arrays on the default device (``y`` may be ``None``)."""
+def to_device(arrays: Arrays, mesh: Any = None) -> Arrays:
+    """The arrays on the default device, or whole on each device of ``mesh`` (``y`` may be None)."""
+    if mesh is not None:
+        from jaxnn.distributed import replicated
+
+        return Arrays(*(None if a is None else replicated(a, mesh) for a in arrays))
     return Arrays(*(None if a is None else jax.device_put(a) for a in arrays))
 
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import distributed
 from jaxnn import losses as losses_lib
 from jaxnn.core import Layer
 from jaxnn.metrics import Metric, merge
@@ -104,6 +105,9 @@ def evaluate(
     sample_weight: Any = None,
     class_weight: Any = None,
     data_on_device: Any = "auto",
+    devices: Sequence[Any] | None = None,
+    mesh: Any = None,
+    shard_params: bool = False,
 ) -> dict[str, float]:
     """Evaluates a model on ``(x, y)`` in batches, in evaluation mode (``train=False``).
 
@@ -124,6 +128,10 @@ def evaluate(
         class_weight: Optional class weights passed to the loss.
         data_on_device: ``"auto"`` (default: copy the data to the device if it fits), ``True``,
             or ``False`` (stream it from the host).
+        devices: Devices to split every batch over, as for :func:`jaxnn.fit`; the batch size is
+            rounded up to a multiple of their number (the extra rows are masked padding).
+        mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
+        shard_params: Split the parameters over the devices instead of replicating them.
 
     Returns:
         A dict of Python floats (arrays for per-class metrics): ``loss`` and one per metric.
@@ -148,6 +156,7 @@ def evaluate(
         ['loss', 'mae']
     """
     where = "evaluate"
+    placement = distributed.resolve_mesh(devices, mesh, where=where)
     if loss is None and not metrics:
         remembered = trained_with(train_state)
         if remembered is None:
@@ -163,8 +172,16 @@ def evaluate(
     objective = make_objective(model, loss_fn, metrics=resolved, class_weight=class_weight)
     resident = data_lib.resident_on_device(arrays, data_on_device, where=where)
     if resident:
-        arrays = data_lib.to_device(arrays)
-    evaluator = Evaluator(objective, resolved, n=len(arrays), batch_size=batch_size)
+        arrays = data_lib.to_device(arrays, placement)
+    if placement is not None:
+        train_state = distributed.shard_state(train_state, placement, shard_params)
+    evaluator = Evaluator(
+        objective,
+        resolved,
+        n=len(arrays),
+        batch_size=distributed.padded_batch_size(batch_size, placement),
+        batch_sharding=distributed.batch_sharding(placement),
+    )
     return run_evaluation(evaluator, train_state, arrays, resident=resident)
 
 
@@ -181,6 +198,9 @@ def predict(
     *,
     batch_size: int = 256,
     data_on_device: Any = "auto",
+    devices: Sequence[Any] | None = None,
+    mesh: Any = None,
+    shard_params: bool = False,
 ) -> Array:
     """The model's outputs for ``x`` in evaluation mode, computed in batches.
 
@@ -190,6 +210,9 @@ def predict(
         x: Inputs ``(N, ...)``.
         batch_size: Samples per batch (default 256).
         data_on_device: ``"auto"`` (default), ``True`` or ``False``, as for :func:`evaluate`.
+        devices: Devices to split every batch over, as for :func:`evaluate`.
+        mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
+        shard_params: Split the parameters over the devices instead of replicating them.
 
     Returns:
         The outputs for all ``N`` samples, as one array (padding rows removed).
@@ -207,12 +230,18 @@ def predict(
         (5, 2)
     """
     where = "predict"
+    placement = distributed.resolve_mesh(devices, mesh, where=where)
     arrays = data_lib.check_arrays(x, None, where=where, need_y=False)
     n = len(arrays)
     batch_size = data_lib.check_batch_size(batch_size, n, where=where, warn=False)
-    on_device, streamed = make_predictor(model, n=n, batch_size=batch_size)
+    batch_size = distributed.padded_batch_size(batch_size, placement)
+    if placement is not None:
+        train_state = distributed.shard_state(train_state, placement, shard_params)
+    on_device, streamed = make_predictor(
+        model, n=n, batch_size=batch_size, batch_sharding=distributed.batch_sharding(placement)
+    )
     if data_lib.resident_on_device(arrays, data_on_device, where=where):
-        out = on_device(train_state, jax.device_put(arrays.x))
+        out = on_device(train_state, data_lib.to_device(arrays, placement).x)
     else:
         host_x = np.asarray(arrays.x)
         idx, _ = data_lib.host_indices(n, batch_size)

@@ -8,8 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from jaxnn import distributed, optimizers
 from jaxnn import losses as losses_lib
-from jaxnn import optimizers
 from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnNaN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
@@ -194,6 +194,9 @@ def fit(
     steps_per_chunk: int | None = None,
     data_on_device: Any = "auto",
     validation_batch_size: int = 256,
+    devices: Sequence[Any] | None = None,
+    mesh: Any = None,
+    shard_params: bool = False,
 ) -> tuple[TrainState, History]:
     """Trains ``model`` on ``(x, y)``; returns the final TrainState and the History.
 
@@ -247,6 +250,12 @@ def fit(
             much slower inside a scan body there). Smaller chunks report progress more often.
         data_on_device: ``"auto"`` (copy to the device if the data fits), ``True`` or ``False``.
         validation_batch_size: Batch size of the validation pass (default 256).
+        devices: Devices to train on in parallel, e.g. ``jax.devices()``: every batch is split
+            over them (:mod:`jaxnn.distributed`); ``batch_size`` is the global batch and must
+            be a multiple of their number. One device (the default) is the ordinary path.
+        mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
+        shard_params: With several devices, split parameters and optimizer state over them
+            (FSDP-style) instead of replicating them; the results are the same.
 
     Returns:
         ``(train_state, history)``; ``history.history`` maps ``loss``, each metric and their
@@ -257,7 +266,8 @@ def fit(
         ValueError: For bad data (no rows, mismatched lengths of x, y and sample_weight, NaN or
             Inf with the first bad row named, targets that do not fit the loss), a validation split
             outside (0, 1), a batch size below 1, unknown optimizer, loss or metric names (the
-            known ones listed), or bad epochs.
+            known ones listed), or bad epochs; for a mesh without a ``data`` axis, devices of
+            mixed platforms, or a batch size that is not a multiple of the number of devices.
 
     Example:
         >>> import jax.numpy as jnp, numpy as np
@@ -271,6 +281,7 @@ def fit(
         True
     """
     where = "fit"
+    placement = distributed.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
     arrays = data_lib.check_arrays(data, sample_weight, where=where)
     loss_fn = losses_lib.get(loss)
@@ -291,6 +302,7 @@ def fit(
         ts = warm_started(ts, warm_start, opt, where=where)
     train, val = _split_data(arrays, validation_split, validation_data, order)
     batch_size = data_lib.check_batch_size(batch_size, len(train), where=where)
+    distributed.check_batch_size(batch_size, placement, where=where)
     _check_targets(model, ts, loss_fn, train, class_weight)
     if val is not None:
         _check_targets(model, ts, loss_fn, val, None)
@@ -301,20 +313,25 @@ def fit(
     sizes = [a for a in (train, val) if a is not None]
     resident = all(data_lib.resident_on_device(a, data_on_device, where=where) for a in sizes)
     if resident:
-        train = data_lib.to_device(train)
-        val = None if val is None else data_lib.to_device(val)
+        train = data_lib.to_device(train, placement)
+        val = None if val is None else data_lib.to_device(val, placement)
+    if placement is not None:
+        ts = distributed.shard_state(ts, placement, shard_params)
+        shuffle_key = distributed.replicated(shuffle_key, placement)
+    split = distributed.batch_sharding(placement)
     steps = data_lib.num_steps(len(train), batch_size)
     if steps_per_chunk is None:
         steps_per_chunk = default_steps_per_chunk(model, steps)
     chunks = data_lib.chunk_bounds(steps, steps_per_chunk)
     evaluator = None
     if val is not None:
-        val_batch = min(validation_batch_size, len(val))
+        val_batch = distributed.padded_batch_size(min(validation_batch_size, len(val)), placement)
         evaluator = Evaluator(
             make_objective(model, loss_fn, metrics=resolved),
             resolved,
             n=len(val),
             batch_size=val_batch,
+            batch_sharding=split,
         )
     whole_epochs = resident and len(chunks) == 1
     trainer = Trainer(
@@ -325,6 +342,7 @@ def fit(
         shuffle=shuffle,
         max_epochs=min(epochs - initial_epoch, _MAX_EPOCHS_PER_RUN) if whole_epochs else 1,
         validate=None if evaluator is None else evaluator.pass_logs,
+        batch_sharding=split,
     )
     run = FitRun(model, ts, History(), epochs, steps)
     cbs = _default_callbacks(callbacks, verbose)

@@ -65,6 +65,17 @@ def gather(data: Any, rows: Array) -> Any:
     return jax.tree.map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), data)
 
 
+def split_rows(tree: Any, sharding: Any) -> Any:
+    """``tree``'s arrays split by rows over the devices of ``sharding`` (as is for ``None``).
+
+    Data parallelism: a batch constrained so, inside a compiled step, makes XLA partition the
+    step over the devices and insert the collectives (gradient mean, batch statistics).
+    """
+    if sharding is None:
+        return tree
+    return jax.tree.map(lambda a: jax.lax.with_sharding_constraint(a, sharding), tree)
+
+
 def _sum_steps(stats: Stats) -> Stats:
     return jax.tree.map(lambda s: jnp.sum(s, axis=0), stats)
 
@@ -121,8 +132,13 @@ class Trainer:
         shuffle: bool,
         max_epochs: int = 1,
         validate: Callable[[TrainState, Any], Any] | None = None,
+        batch_sharding: Any = None,
     ) -> None:
-        """Builds the jitted functions; nothing compiles until the first call."""
+        """Builds the jitted functions; nothing compiles until the first call.
+
+        ``batch_sharding`` (a ``NamedSharding`` over a ``data`` axis) splits every batch over
+        devices; ``None`` is the one-device path.
+        """
         step = _guarded(update)
         steps = num_steps(n, batch_size)
 
@@ -135,6 +151,7 @@ class Trainer:
                 else:
                     rows, mask, j = x
                     xb, yb, wb = gather(data, rows)
+                xb, yb, wb, mask = split_rows((xb, yb, wb, mask), batch_sharding)
                 ts, guard, stats = step(*carry, xb, yb, wb, mask, epoch, j)
                 return (ts, guard), stats
 
@@ -233,12 +250,18 @@ class Evaluator:
     """
 
     def __init__(
-        self, objective: Objective, metrics: Sequence[Metric], *, n: int, batch_size: int
+        self,
+        objective: Objective,
+        metrics: Sequence[Metric],
+        *,
+        n: int,
+        batch_size: int,
+        batch_sharding: Any = None,
     ) -> None:
-        """Builds the jitted functions."""
+        """Builds the jitted functions (``batch_sharding`` as for :class:`Trainer`)."""
 
         def stats_of(ts: TrainState, batch: Any, mask: Array) -> Stats:
-            x, y, w = batch
+            x, y, w, mask = split_rows((*batch, mask), batch_sharding)
             return objective(ts.params, ts.state, x, y, w * mask, ts.key, False, mask > 0)[1][1]
 
         def pass_stats(ts: TrainState, data: Any) -> Stats:
@@ -264,11 +287,13 @@ class Evaluator:
         self.logs = jax.jit(functools.partial(logs_from_stats, metrics=metrics))
 
 
-def make_predictor(model: Layer, *, n: int, batch_size: int) -> tuple[Callable, Callable]:
+def make_predictor(
+    model: Layer, *, n: int, batch_size: int, batch_sharding: Any = None
+) -> tuple[Callable, Callable]:
     """``(resident, streamed)`` prediction passes returning ``(steps, batch_size, ...)`` outputs."""
 
     def forward(ts: TrainState, x: Array) -> Array:
-        return model.apply(ts.params, ts.state, x, train=False)[0]
+        return model.apply(ts.params, ts.state, split_rows(x, batch_sharding), train=False)[0]
 
     @jax.jit
     def resident(ts: TrainState, x: Array) -> Array:

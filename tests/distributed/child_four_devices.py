@@ -1,0 +1,111 @@
+"""Run as a script with 4 simulated CPU devices; prints one JSON object of checks.
+
+Each training check compares a 4-device run with the ordinary 1-device run of the same program
+(same seed, so the same shuffles, dropout masks and initial parameters).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main() -> None:
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import jax
+    import numpy as np
+
+    import jaxnn
+    from jaxnn import distributed
+    from jaxnn.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten
+
+    assert jax.device_count() == 4, jax.devices()
+    out: dict = {"devices": jax.device_count()}
+    rng = np.random.default_rng(0)
+
+    def max_diff(a, b):
+        diffs = [
+            float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
+            for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
+        ]
+        return max(diffs, default=0.0)
+
+    def compare(name, model, x, y, loss, **kwargs):
+        kw = dict(loss=loss, epochs=2, batch_size=8, verbose=0, seed=1, **kwargs)
+        one, h1 = jaxnn.fit(model, (x, y), **kw)
+        for label, extra in (("replicated", {}), ("sharded", {"shard_params": True})):
+            many, h4 = jaxnn.fit(model, (x, y), devices=jax.devices(), **kw, **extra)
+            out[f"{name}_{label}"] = {
+                "loss_1": h1.history["loss"],
+                "loss_4": h4.history["loss"],
+                "params_diff": max_diff(one.params, many.params),
+                "state_diff": max_diff(one.state, many.state),
+                "devices_of_params": sorted(
+                    {len(a.sharding.device_set) for a in jax.tree.leaves(many.params)}
+                ),
+                "sharded_leaves": sum(
+                    a.sharding.spec != jax.sharding.PartitionSpec()
+                    for a in jax.tree.leaves(many.params)
+                ),
+            }
+        # data streamed from the host, in chunks of 2 steps, on 4 devices: the same numbers
+        streamed, hs = jaxnn.fit(
+            model, (x, y), devices=jax.devices(), data_on_device=False, steps_per_chunk=2, **kw
+        )
+        out[f"{name}_streamed"] = {
+            "loss_1": h1.history["loss"],
+            "loss_4": hs.history["loss"],
+            "params_diff": max_diff(one.params, streamed.params),
+        }
+        return one, many
+
+    # An MLP with dropout (the masks are per example: the same on 1 and 4 devices).
+    x = rng.normal(size=(52, 6)).astype("float32")  # 52 rows: a partial last batch of 4
+    y = (x[:, 0] + x[:, 1] > 0).astype("int32")
+    mlp = jaxnn.serial(Dense(16), jax.nn.relu, Dropout(0.5), Dense(2))
+    one, many = compare("mlp", mlp, x, y, "softmax_cross_entropy", validation_split=0.25)
+    no_drop = jaxnn.serial(Dense(16), jax.nn.relu, Dense(2))
+    _, h = jaxnn.fit(
+        no_drop, (x, y), loss="softmax_cross_entropy", epochs=3, batch_size=8, verbose=0, seed=1
+    )
+    out["mlp_without_dropout_loss"] = h.history["loss"]
+
+    # evaluate and predict: a batch size that does not divide by 4 is padded and masked.
+    ev1 = jaxnn.evaluate(mlp, one, (x, y), loss="softmax_cross_entropy", batch_size=10)
+    ev4 = jaxnn.evaluate(
+        mlp, one, (x, y), loss="softmax_cross_entropy", batch_size=10, devices=jax.devices()
+    )
+    p1 = jaxnn.predict(mlp, one, x, batch_size=10)
+    p4 = jaxnn.predict(mlp, one, x, batch_size=10, mesh=distributed.data_mesh())
+    p4s = jaxnn.predict(
+        mlp, one, x, batch_size=10, devices=jax.devices(), shard_params=True, data_on_device=False
+    )
+    out["evaluate"] = [ev1["loss"], ev4["loss"]]
+    out["predict_diff"] = [float(np.max(np.abs(p1 - p4))), float(np.max(np.abs(p1 - p4s)))]
+    out["predict_shape"] = list(p4.shape)
+
+    # A CNN with BatchNorm: batch statistics over the global batch, as on one device.
+    xi = rng.normal(size=(24, 6, 6, 2)).astype("float32")
+    yi = (xi.mean(axis=(1, 2, 3)) > 0).astype("int32")
+    cnn = jaxnn.serial(Conv2D(4, 3), BatchNorm(), jax.nn.relu, Flatten(), Dense(2))
+    compare("cnn", cnn, xi, yi, "softmax_cross_entropy", optimizer="sgd", learning_rate=0.1)
+
+    # Bad input that needs several devices.
+    errors = {}
+    for label, kwargs in (
+        ("not_multiple", {"batch_size": 6, "devices": jax.devices()}),
+        ("too_small", {"batch_size": 2, "devices": jax.devices()}),
+        ("both", {"batch_size": 8, "devices": jax.devices(), "mesh": distributed.data_mesh()}),
+    ):
+        try:
+            jaxnn.fit(mlp, (x, y), loss="softmax_cross_entropy", verbose=0, **kwargs)
+            errors[label] = None
+        except ValueError as error:
+            errors[label] = str(error)
+    out["errors"] = errors
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
