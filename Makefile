@@ -39,8 +39,10 @@ typecheck: $(VENV)/.stamp-dev
 	$(VENV)/bin/mypy jaxnn
 
 # The tests (docs' Python blocks included), then the site, which must build without a warning.
+# -rs lists every skipped test with its reason (the Playground's browser test needs Chromium).
 test: lint typecheck
-	$(PY) -m pytest -n 2 -q
+	@test -x /usr/bin/chromium || echo "note: no /usr/bin/chromium (Debian's chromium): the Playground's browser test is skipped"
+	$(PY) -m pytest -n 2 -q -rs
 	$(MKDOCS) build --strict -q -d build/site
 
 docs: $(VENV)/.stamp-docs

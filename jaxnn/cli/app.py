@@ -13,6 +13,7 @@ from jaxnn.cache import cache_from_environment
 from jaxnn.cli.common import DEBUG_KEY, USER_ERRORS, UserError, debug_option
 from jaxnn.cli.devices import devices
 from jaxnn.cli.evaluate import evaluate
+from jaxnn.cli.playground import playground
 from jaxnn.cli.plot import plot
 from jaxnn.cli.predict import predict
 from jaxnn.cli.runs import runs
@@ -63,7 +64,7 @@ def cli(no_compilation_cache: bool) -> None:
     cache_from_environment(disabled=no_compilation_cache)
 
 
-for _command in (train, evaluate, predict, summary, plot, runs, devices):
+for _command in (train, evaluate, predict, summary, plot, runs, devices, playground):
     cli.add_command(_command)
 
 

@@ -1,0 +1,22 @@
+"""The Playground: a web page where a small network learns a 2-D data set live, on jaxnn.
+
+``jaxnn playground`` serves it (:mod:`jaxnn.cli.playground`). The server holds the state and the
+training (:class:`Session`, one per browser connection); the page only draws and sends the
+controls. The web server itself (:func:`jaxnn.playground.app.create_app`) needs the
+``playground`` extra: ``pip install "jaxnn[playground]"``.
+"""
+
+from jaxnn.playground.code import generate_code
+from jaxnn.playground.session import Session, build_model, features, load_data
+from jaxnn.playground.settings import Settings, SettingsError, parse_settings
+
+__all__ = [
+    "Session",
+    "Settings",
+    "SettingsError",
+    "build_model",
+    "features",
+    "generate_code",
+    "load_data",
+    "parse_settings",
+]
