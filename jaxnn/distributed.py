@@ -26,10 +26,15 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 __all__ = [
     "DATA_AXIS",
+    "all_rows",
     "data_mesh",
+    "host_copy",
     "initialize",
+    "is_main_process",
+    "orbax_checkpointer",
     "process_local_array",
     "resolve_mesh",
+    "save_checkpoint",
     "shard_state",
 ]
 
@@ -333,6 +338,52 @@ def process_local_array(local: Any, mesh: Mesh) -> jax.Array:
             f"pad rows so the shards are equal."
         )
     return jax.make_array_from_process_local_data(batch_sharding(mesh), local)
+
+
+def all_rows(*local: Any) -> Any:
+    """Every process's rows of each array, joined in process order, in every process.
+
+    The simple way for each process to feed its own shard to :func:`jaxnn.fit`: each process
+    reads only its part of the data set, and ``x, y = all_rows(x_mine, y_mine)`` gives every
+    process the same whole data set, as ``fit`` expects in a multi-host run. The whole set is
+    then held by every host, so this suits data sets that fit in one host's memory.
+
+    Args:
+        *local: This process's rows of each array, all with the same number of rows.
+
+    Returns:
+        The joined array, or a tuple of them for several arrays.
+
+    Raises:
+        ValueError: If the arrays of this process differ in rows, or the processes hold
+            different numbers of rows (each count named).
+
+    Example:
+        >>> x, y = all_rows(np.ones((3, 2)), np.zeros(3))  # one process: as given
+        >>> x.shape, y.shape
+        ((3, 2), (3,))
+    """
+    from jax.experimental import multihost_utils
+
+    arrays = [np.asarray(a) for a in local]
+    rows = sorted({a.shape[0] if a.ndim else 0 for a in arrays})
+    if len(arrays) == 0 or len(rows) > 1 or rows[0] == 0:
+        got = [a.shape for a in arrays]
+        raise ValueError(
+            f"all_rows: expected one or more arrays with the same number of rows (at least 1); "
+            f"got shapes {got}."
+        )
+    counts = np.asarray(multihost_utils.process_allgather(np.array([rows[0]], np.int64))).reshape(
+        -1
+    )
+    if len(set(counts.tolist())) > 1:
+        raise ValueError(
+            f"all_rows: every process must feed the same number of rows; got {counts.tolist()} "
+            f"(process {jax.process_index()} has {rows[0]}). Drop or pad rows so the shards are "
+            f"equal."
+        )
+    joined = tuple(np.asarray(multihost_utils.process_allgather(a, tiled=True)) for a in arrays)
+    return joined[0] if len(joined) == 1 else joined
 
 
 def is_main_process() -> bool:

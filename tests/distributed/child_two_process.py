@@ -49,6 +49,15 @@ def main(port: int, process_id: int, out_dir: str) -> None:
         local = np.full((4, 2), process_id, np.float32)
         whole = distributed.process_local_array(local, mesh)
         report = {"global_shape": list(whole.shape), "process_count": jax.process_count()}
+        # or each reads its half and all_rows joins them for fit, in process order
+        half = slice(20 * process_id, 20 * process_id + 20)
+        x_all, y_all = distributed.all_rows(x[half], y[half])
+        report["all_rows_equal"] = bool(np.array_equal(x_all, x) and np.array_equal(y_all, y))
+        try:
+            distributed.all_rows(x[: 3 + process_id])
+            report["all_rows_unequal"] = None
+        except ValueError as error:
+            report["all_rows_unequal"] = str(error)
         try:
             distributed.process_local_array(np.zeros((3 + process_id, 2), np.float32), mesh)
             report["unequal"] = None

@@ -137,6 +137,11 @@ def test_two_processes_train_as_one_and_process_0_writes_a_loadable_checkpoint(
             "process_local_array: every process must feed the same number of rows; got [3, 4] "
             f"(process {i} has {3 + i}). Drop or pad rows so the shards are equal."
         )
+        assert report["all_rows_equal"]  # the halves joined in process order = the whole set
+        assert report["all_rows_unequal"] == (
+            "all_rows: every process must feed the same number of rows; got [3, 4] "
+            f"(process {i} has {3 + i}). Drop or pad rows so the shards are equal."
+        )
     # the checkpoint process 0 wrote loads here, in one process with one device
     model = jaxnn.serial(Dense(8), jax.nn.tanh, Dense(1))
     target = TrainState.create(model, jax.random.key(0), (-1, 3), optax.adam(1e-3))
@@ -232,3 +237,13 @@ def test_orbax_checkpoints_round_trip_a_train_state(tmp_path: Path) -> None:
     ckpt.wait_until_finished()
     restored = ckpt.restore(tmp_path / "step_1", target=ts.params)
     np.testing.assert_array_equal(np.asarray(restored["w"]), np.asarray(ts.params["w"]))
+
+
+def test_all_rows_in_one_process_returns_the_rows_and_checks_them() -> None:
+    x, y = np.arange(6.0).reshape(3, 2), np.arange(3)
+    got_x, got_y = distributed.all_rows(x, y)
+    np.testing.assert_array_equal(got_x, x)
+    np.testing.assert_array_equal(got_y, y)
+    np.testing.assert_array_equal(distributed.all_rows(y), y)
+    with pytest.raises(ValueError, match=r"all_rows: .* got shapes \[\(3, 2\), \(2,\)\]"):
+        distributed.all_rows(x, y[:2])
