@@ -6,6 +6,7 @@ randomness and state are explicit. See ``DESIGN.md`` for the protocol.
 
 from jaxnn import (
     activations,
+    bench,
     callbacks,
     checkpoint,
     data,
@@ -49,6 +50,7 @@ __all__ = [
     "Layer",
     "TrainState",
     "activations",
+    "bench",
     "callbacks",
     "checkpoint",
     "data",

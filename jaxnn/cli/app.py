@@ -10,6 +10,7 @@ from typing import Any, TextIO
 import click
 
 from jaxnn.cache import cache_from_environment
+from jaxnn.cli.bench import bench
 from jaxnn.cli.common import DEBUG_KEY, USER_ERRORS, UserError, debug_option
 from jaxnn.cli.devices import devices
 from jaxnn.cli.evaluate import evaluate
@@ -64,7 +65,7 @@ def cli(no_compilation_cache: bool) -> None:
     cache_from_environment(disabled=no_compilation_cache)
 
 
-for _command in (train, evaluate, predict, summary, plot, runs, devices, playground):
+for _command in (train, evaluate, predict, summary, plot, runs, devices, bench, playground):
     cli.add_command(_command)
 
 

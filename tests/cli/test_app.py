@@ -62,7 +62,7 @@ def test_a_bad_option_value_is_a_usage_error():
 def test_the_group_is_a_click_group_with_every_command():
     assert isinstance(cli, click.Group)
     assert sorted(cli.commands) == [
-        "devices", "evaluate", "playground", "plot", "predict", "runs", "summary", "train",
+        "bench", "devices", "evaluate", "playground", "plot", "predict", "runs", "summary", "train",
     ]  # fmt: skip
 
 

@@ -1,0 +1,121 @@
+"""``jaxnn bench``: the accelerator benchmark sweep, and ``jaxnn bench compare`` of two runs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from jaxnn.bench import (
+    FAMILIES,
+    FULL,
+    QUICK,
+    compare,
+    compare_markdown,
+    expand,
+    load_grid,
+    load_records,
+    run_sweep,
+    to_csv,
+    to_markdown,
+)
+from jaxnn.bench.sweep import DTYPES, check_dtype, resolve_backends
+from jaxnn.checkpoint import write_atomic
+from jaxnn.cli.common import UserError, debug_option, list_files, note, unknown_name
+
+__all__ = ["bench"]
+
+
+def _configs(quick: bool, grid: str | None, families: tuple[str, ...]) -> list[dict[str, Any]]:
+    for family in families:
+        if family not in FAMILIES:
+            raise UserError(unknown_name("model family", family, FAMILIES, plural="families"))
+    if quick and grid:
+        raise UserError("give --quick or --grid, not both.")
+    source = load_grid(grid) if grid else (QUICK if quick else FULL)
+    configs = expand(source, families or None)
+    if not configs:
+        raise UserError(f"no configuration to run: the grid has none of {list(families)}.")
+    return configs
+
+
+@click.group("bench", invoke_without_command=True)
+@click.option("--quick", is_flag=True, help="The small grid: every family, under 2 min on a CPU.")
+@click.option("--grid", type=click.Path(dir_okay=False), help="A TOML grid file ([fc] layers=...).")
+@click.option("--family", "families", multiple=True, help="Only this model family (repeatable).")
+@click.option("--backend", "backends", multiple=True, help="Only this backend (default: all).")
+@click.option("--dtype", "dtypes", multiple=True, help="float32 (default), bfloat16, float16.")
+@click.option("--out", default="bench", show_default=True, help="Folder for the records.")
+@click.option("--resume", is_flag=True, help="Continue the sweep recorded in --out.")
+@click.option("--step", is_flag=True, help="Also time the jitted step alone, one call per batch.")
+@click.option("--repeats", default=3, show_default=True, help="Timed runs per configuration.")
+@debug_option
+@click.pass_context
+def bench(
+    ctx: click.Context,
+    quick: bool,
+    grid: str | None,
+    families: tuple[str, ...],
+    backends: tuple[str, ...],
+    dtypes: tuple[str, ...],
+    out: str,
+    resume: bool,
+    step: bool,
+    repeats: int,
+) -> None:
+    """Time training of model families on every backend: step time, FLOP/s, speedup.
+
+    Example: jaxnn bench --quick --out bench-cpu
+
+    Writes bench.json (one record per configuration, backend and dtype), bench.csv and
+    bench.md. `jaxnn bench compare A.json B.json` compares two runs.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    configs = _configs(quick, grid, families)
+    devices = resolve_backends(list(backends) or None)
+    dtypes = dtypes or ("float32",)
+    for dtype in dtypes:
+        if dtype not in DTYPES:
+            raise UserError(unknown_name("dtype", dtype, DTYPES))
+        for device in devices:
+            check_dtype(dtype, device)
+    total = len(configs) * len(devices) * len(dtypes)
+    note(f"bench: {total} runs on {', '.join(d.platform for d in devices)}; records in {out}/")
+    with click.progressbar(length=total, label="bench", file=sys.stderr) as bar:
+        records = run_sweep(
+            configs,
+            out=out,
+            backends=[d.platform for d in devices],
+            dtypes=dtypes,
+            resume=resume,
+            step=step,
+            repeats=repeats,
+            progress=lambda record: bar.update(1),
+        )
+    folder = Path(out)
+    write_atomic(folder / "bench.csv", to_csv(records).encode())
+    table = to_markdown(records)
+    write_atomic(folder / "bench.md", (table + "\n").encode())
+    for r in records:
+        if r.get("status") == "skipped":
+            note(f"skipped {r['family']} {r['config']}: {r['reason']}")
+    click.echo(table)
+    click.echo(list_files([folder / n for n in ("bench.json", "bench.csv", "bench.md")]))
+
+
+@bench.command("compare")
+@click.argument("a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False))
+@debug_option
+def compare_command(a: str, b: str) -> None:
+    """Compare two bench runs: B's figures over A's for each configuration in both.
+
+    Example: jaxnn bench compare old/bench.json new/bench.json
+    """
+    rows = compare(load_records(a), load_records(b))
+    if not rows:
+        raise UserError(f"{a} and {b} share no measured configuration.")
+    click.echo(compare_markdown(rows))
