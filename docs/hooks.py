@@ -123,9 +123,35 @@ def _regularisation(folder: Path) -> None:
         _save(fig, folder, f"regularisation-{name}.png")
 
 
+def _bench(folder: Path) -> None:
+    """The roofline and throughput plots of the recorded CPU sweep (docs/data/bench-cpu.json)."""
+    from jaxnn.bench import load_records
+    from jaxnn.bench.plots import plot_roofline, plot_throughput
+
+    records = load_records(ROOT / "docs" / "data" / "bench-cpu.json")
+    _save(plot_roofline(records), folder, "bench-roofline.png")
+    _save(plot_throughput(records), folder, "bench-throughput.png")
+
+
+def _bench_cores(folder: Path) -> None:
+    """The heat map of ``jaxnn bench compare``: the fc sweep on 2 CPU cores over 1 core."""
+    from jaxnn.bench import compare, load_records
+    from jaxnn.bench.plots import plot_speedup
+
+    data = ROOT / "docs" / "data"
+    rows = compare(load_records(data / "bench-fc-1core.json"),
+                   load_records(data / "bench-fc-2cores.json"))  # fmt: skip
+    fig = plot_speedup(rows, "fc", field="examples_per_s_ratio", baseline=None,
+                       label="examples/s, 2 cores / 1 core")  # fmt: skip
+    _save(fig, folder, "bench-cores.png")
+
+
 #: Every plot on the site: file name (under ``assets/plots/``) -> the scene that draws it.
 PLOTS: dict[str, Callable[[Path], None]] = {
     "activations.png": _activations,
+    "bench-cores.png": _bench_cores,
+    "bench-roofline.png": _bench,
+    "bench-throughput.png": _bench,
     "circle-boundary.png": _circle,
     "circle-history.png": _circle,
     "digits-confusion.png": _digits,

@@ -2,7 +2,8 @@
 
 ``jaxnn bench`` runs :func:`run_sweep` over a grid (:data:`QUICK`, :data:`FULL` or a TOML
 file) and writes JSON records (schema in :mod:`jaxnn.bench.records`), CSV and a markdown table;
-:func:`compare` puts two runs side by side.
+:func:`compare` puts two runs side by side; :mod:`jaxnn.bench.plots` draws the roofline and
+examples/s against batch size.
 """
 
 from jaxnn.bench.compare import compare, compare_markdown

@@ -9,6 +9,8 @@ from jaxnn.bench.records import record_key
 
 __all__ = ["COMPARED", "compare", "compare_markdown"]
 
+_FIELDS = ("family", "config", "dtype", "backend")
+
 # Figures compared, and whether a larger value is better.
 COMPARED = (
     ("fit_step_s", False),
@@ -26,8 +28,10 @@ def compare(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> l
     from either side are left out (ratio ``None``).
 
     Returns:
-        One dict per matched configuration: ``key`` and ``<figure>_ratio`` for each of
-        :data:`COMPARED`, in ``a``'s order.
+        One dict per matched configuration, in ``a``'s order: ``key``; ``family``, ``config``,
+        ``dtype`` and ``backend`` (so that :func:`jaxnn.bench.plots.plot_speedup` can draw a
+        ratio with ``field="examples_per_s_ratio"``); and ``<figure>_ratio`` for each of
+        :data:`COMPARED`.
 
     Example:
         >>> ra = [{"family": "fc", "config": {"w": 8}, "dtype": "float32", "backend": "cpu",
@@ -44,7 +48,7 @@ def compare(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> l
         rb = ok_b.get(key)
         if ra.get("status") != "ok" or rb is None:
             continue
-        row: dict[str, Any] = {"key": key}
+        row: dict[str, Any] = {"key": key, **{k: ra[k] for k in _FIELDS}}
         for name, _ in COMPARED:
             va, vb = ra.get(name), rb.get(name)
             row[f"{name}_ratio"] = vb / va if va and vb is not None else None

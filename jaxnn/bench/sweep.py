@@ -133,6 +133,7 @@ def run_sweep(
     backends: Sequence[str] | None = None,
     dtypes: Sequence[str] = ("float32",),
     resume: bool = False,
+    overwrite: bool = False,
     step: bool = False,
     repeats: int = 3,
     peak_size: int = 2048,
@@ -148,6 +149,8 @@ def run_sweep(
         backends: Backend names (default: every one present).
         dtypes: Dtypes (default float32).
         resume: Keep the records already in ``<out>/bench.json`` and skip those configurations.
+        overwrite: Start again where ``<out>/bench.json`` exists: it is replaced (atomically)
+            when the first new record is written.
         step: Also time the jitted step alone.
         repeats: Timed runs per configuration (default 3).
         peak_size: The side of the matmul that measures the peak FLOP/s (default 2048).
@@ -159,17 +162,22 @@ def run_sweep(
         Every record, the resumed ones first.
 
     Raises:
-        ValueError: For an unknown backend or dtype, or a dtype a backend lacks; or, without
-            ``resume``, an existing ``bench.json``.
+        ValueError: For an unknown backend or dtype, or a dtype a backend lacks; an existing
+            ``bench.json`` without ``resume`` or ``overwrite``; or both of them.
     """
+    if resume and overwrite:
+        raise ValueError(
+            "bench: resume=True continues a sweep, overwrite=True starts again; pick one."
+        )
     devices = resolve_backends(backends)
     for device in devices:
         for dtype in dtypes:
             check_dtype(dtype, device)
     path = Path(out) / "bench.json"
-    if path.exists() and not resume:
+    if path.exists() and not (resume or overwrite):
         raise ValueError(
-            f"bench: {str(path)!r} exists; pass resume=True (--resume) to continue it."
+            f"bench: {str(path)!r} exists; pass resume=True (--resume) to continue it, or "
+            "overwrite=True (--overwrite) to start again."
         )
     records = load_records(path) if resume and path.exists() else []
     done = {record_key(r) for r in records}

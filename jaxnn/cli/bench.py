@@ -49,6 +49,7 @@ def _configs(quick: bool, grid: str | None, families: tuple[str, ...]) -> list[d
 @click.option("--dtype", "dtypes", multiple=True, help="float32 (default), bfloat16, float16.")
 @click.option("--out", default="bench", show_default=True, help="Folder for the records.")
 @click.option("--resume", is_flag=True, help="Continue the sweep recorded in --out.")
+@click.option("--overwrite", is_flag=True, help="Start again, replacing the records in --out.")
 @click.option("--step", is_flag=True, help="Also time the jitted step alone, one call per batch.")
 @click.option("--repeats", default=3, show_default=True, help="Timed runs per configuration.")
 @debug_option
@@ -62,6 +63,7 @@ def bench(
     dtypes: tuple[str, ...],
     out: str,
     resume: bool,
+    overwrite: bool,
     step: bool,
     repeats: int,
 ) -> None:
@@ -91,6 +93,7 @@ def bench(
             backends=[d.platform for d in devices],
             dtypes=dtypes,
             resume=resume,
+            overwrite=overwrite,
             step=step,
             repeats=repeats,
             progress=lambda record: bar.update(1),
@@ -103,19 +106,83 @@ def bench(
         if r.get("status") == "skipped":
             note(f"skipped {r['family']} {r['config']}: {r['reason']}")
     click.echo(table)
-    click.echo(list_files([folder / n for n in ("bench.json", "bench.csv", "bench.md")]))
+    written = [folder / n for n in ("bench.json", "bench.csv", "bench.md")]
+    click.echo(list_files(written + _plots(records, folder)))
+
+
+def _plots(records: list[dict], folder: Path) -> list[Path]:
+    """The roofline, throughput and speedup plots as PNG, when matplotlib is installed."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        note('bench: no plots (they need matplotlib: pip install "jaxnn[plot]").')
+        return []
+    from jaxnn.bench.plots import plot_roofline, plot_throughput
+
+    paths = []
+    for name, draw in (("roofline.png", plot_roofline), ("throughput.png", plot_throughput)):
+        try:
+            paths.append(_save(draw(records), folder / name))
+        except ValueError as error:  # e.g. nothing measured, or no batch sizes
+            note(f"bench: no {name}: {error}")
+    speedups = _speedup_plots(records, folder, "speedup_vs_cpu", "cpu", "speedup over the CPU")
+    if not speedups and any(r.get("status") == "ok" for r in records):
+        note("bench: no speedup heat map: only the CPU was measured.")
+    return paths + speedups
+
+
+def _speedup_plots(
+    records: list[dict],
+    folder: Path,
+    field: str,
+    baseline: str | None,
+    label: str,
+    *,
+    prefix: str = "speedup",
+) -> list[Path]:
+    """``<prefix>-<family>.png`` for each family with ``field`` on a width x batch grid."""
+    from jaxnn.bench.plots import plot_speedup, speedup_grids
+
+    paths = []
+    for family in sorted({r["family"] for r in records}):
+        if speedup_grids(records, family, field=field, baseline=baseline):
+            fig = plot_speedup(records, family, field=field, baseline=baseline, label=label)
+            paths.append(_save(fig, folder / f"{prefix}-{family}.png"))
+    return paths
+
+
+def _save(fig: Any, path: Path) -> Path:
+    from jaxnn.viz import save_figure
+
+    return save_figure(fig, path)
 
 
 @bench.command("compare")
 @click.argument("a", type=click.Path(exists=True, dir_okay=False))
 @click.argument("b", type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", help="Also write compare.md and a heat map of B/A examples/s per family.")
 @debug_option
-def compare_command(a: str, b: str) -> None:
+def compare_command(a: str, b: str, out: str | None) -> None:
     """Compare two bench runs: B's figures over A's for each configuration in both.
 
-    Example: jaxnn bench compare old/bench.json new/bench.json
+    Example: jaxnn bench compare old/bench.json new/bench.json --out old-vs-new
     """
     rows = compare(load_records(a), load_records(b))
     if not rows:
         raise UserError(f"{a} and {b} share no measured configuration.")
-    click.echo(compare_markdown(rows))
+    table = compare_markdown(rows)
+    click.echo(table)
+    if out is None:
+        return
+    folder = Path(out)
+    write_atomic(folder / "compare.md", (table + "\n").encode())
+    written = [folder / "compare.md"]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        note('bench compare: no heat maps (they need matplotlib: pip install "jaxnn[plot]").')
+    else:
+        written += _speedup_plots(
+            rows, folder, "examples_per_s_ratio", None, "examples/s, B / A", prefix="compare"
+        )
+    click.echo(list_files(written))

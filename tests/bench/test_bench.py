@@ -128,8 +128,19 @@ def test_a_configuration_too_large_for_memory_is_skipped_with_a_reason(tmp_path)
 
 def test_an_existing_record_file_needs_resume(sweep):
     out, _, _ = sweep
-    with pytest.raises(ValueError, match="exists; pass resume=True"):
+    with pytest.raises(ValueError, match=r"exists; pass resume=True \(--resume\) to continue it, "
+                       r"or overwrite=True \(--overwrite\) to start again"):  # fmt: skip
         run_sweep([FC], out=out)
+    with pytest.raises(ValueError, match="resume=True continues a sweep, overwrite=True starts"):
+        run_sweep([FC], out=out, resume=True, overwrite=True)
+
+
+def test_overwrite_starts_again_and_replaces_the_records(sweep, tmp_path):
+    _, records, _ = sweep
+    save_records(tmp_path / "bench.json", records)
+    new = run_sweep([FC], out=tmp_path, peak_size=64, overwrite=True, memory_limit=1)
+    assert [r["status"] for r in new] == ["skipped"]  # measured again (here: skipped), not kept
+    assert load_records(tmp_path / "bench.json") == new
 
 
 def test_csv_and_markdown_hold_every_record(sweep):
@@ -257,6 +268,22 @@ def test_bench_compare_prints_ratios(tmp_path):
     result = invoke("bench", "compare", a, b)
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[2] == "| fc batch=2 float32 cpu | 0.5 |  |  |  |  |"
+    assert not (tmp_path / "out").exists()  # files only with --out
+
+
+def test_bench_compare_out_writes_the_table_and_a_ratio_heat_map_per_family(tmp_path):
+    base = {"status": "ok", "family": "fc", "dtype": "float32", "backend": "cpu"}
+    configs = [{"layers": 1, "width": w, "batch": b} for w in (8, 16) for b in (2, 4)]
+    a = _write(tmp_path / "a.json", [dict(base, config=c, examples_per_s=10.0) for c in configs])
+    b = _write(tmp_path / "b.json", [dict(base, config=c, examples_per_s=c["width"] * 1.0)
+                                     for c in configs])  # fmt: skip
+    result = invoke("bench", "compare", a, b, "--out", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    table = (tmp_path / "out" / "compare.md").read_text()
+    assert table.splitlines()[2] == "| fc batch=2 layers=1 width=8 float32 cpu |  | 0.8 |  |  |  |"
+    heat_map = tmp_path / "out" / "compare-fc.png"
+    assert heat_map.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(heat_map) in result.stdout
 
 
 def test_bench_compare_of_unrelated_runs_is_an_error(tmp_path):
@@ -299,3 +326,7 @@ def test_bench_runs_a_grid_file_and_lists_its_files(tmp_path):
     assert result.stdout.splitlines()[2].startswith("| fc | layers=1 width=8 batch=4 | cpu |")
     assert str(tmp_path / "out" / "bench.csv") in result.stdout
     assert np.isfinite(records[0]["flops"])
+    assert "no speedup heat map: only the CPU was measured" in result.stderr
+    for plot in ("roofline.png", "throughput.png"):  # drawn from the records
+        assert (tmp_path / "out" / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert str(tmp_path / "out" / plot) in result.stdout
