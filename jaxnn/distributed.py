@@ -11,6 +11,11 @@ only partitioned, so losses and parameters equal the one-device ones to float re
 and dropout draws the same per-example masks (each shard's rows get their own bits of the
 step's key).
 
+In a multi-host run each process can feed only its own rows: :func:`process_local_array`
+makes them one global array split by rows over the mesh, and ``fit`` trains from it with each
+device shuffling and gathering its own rows (:mod:`jaxnn.train.split`). :func:`all_rows`
+instead gives every process the whole data set.
+
 With one device (the default) none of this runs: the ordinary single-device path is used.
 """
 
@@ -323,7 +328,8 @@ def process_local_array(local: Any, mesh: Mesh) -> jax.Array:
         The global ``(n_local * process_count, ...)`` array.
 
     Raises:
-        ValueError: If the processes hold different numbers of rows (each count named).
+        ValueError: If the processes hold different numbers of rows (each count named), or a
+            process's rows do not divide over its devices of the mesh.
     """
     from jax.experimental import multihost_utils
 
@@ -336,6 +342,13 @@ def process_local_array(local: Any, mesh: Mesh) -> jax.Array:
             f"process_local_array: every process must feed the same number of rows; got "
             f"{counts.tolist()} (process {jax.process_index()} has {local.shape[0]}). Drop or "
             f"pad rows so the shards are equal."
+        )
+    mine = sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+    if local.ndim == 0 or local.shape[0] % mine:
+        rows = local.shape[0] if local.ndim else "no"
+        raise ValueError(
+            f"process_local_array: process {jax.process_index()} has {rows} rows for its {mine} "
+            f"devices of the mesh; each device needs the same number: give a multiple of {mine}."
         )
     return jax.make_array_from_process_local_data(batch_sharding(mesh), local)
 

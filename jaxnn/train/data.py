@@ -254,7 +254,7 @@ def epoch_indices(n: int, batch_size: int, key: jax.Array | None) -> tuple[Array
         ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     """
     order = jnp.arange(n) if key is None else jax.random.permutation(key, n)
-    return _in_batches(order, batch_size, jnp)
+    return in_batches(order, batch_size, jnp)
 
 
 def host_indices(n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,10 +265,10 @@ def host_indices(n: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
         >>> idx.tolist(), mask.tolist()
         ([[0, 1], [2, 3], [4, 0]], [[1.0, 1.0], [1.0, 1.0], [1.0, 0.0]])
     """
-    return _in_batches(np.arange(n, dtype=np.int32), batch_size, np)
+    return in_batches(np.arange(n, dtype=np.int32), batch_size, np)
 
 
-def _in_batches(order: Any, batch_size: int, xp: Any) -> tuple[Any, Any]:
+def in_batches(order: Any, batch_size: int, xp: Any) -> tuple[Any, Any]:
     """``order`` as ``(steps, batch_size)`` row indices and mask, padded with row 0 and mask 0.
 
     ``xp`` is ``jnp`` inside compiled code, ``np`` on the host (no compilation).

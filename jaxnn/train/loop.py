@@ -13,6 +13,7 @@ from jaxnn import losses as losses_lib
 from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnNaN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
+from jaxnn.train import split as split_lib
 from jaxnn.train.driver import run_chunks, run_epochs
 from jaxnn.train.inference import Training, remember_training
 from jaxnn.train.runner import Evaluator, Trainer
@@ -106,14 +107,23 @@ def _split_data(
     validation_split: float | None,
     validation_data: Any,
     order: Any,
-) -> tuple[data_lib.Arrays, data_lib.Arrays | None]:
+    placement: Any,
+) -> tuple[data_lib.Arrays, data_lib.Arrays | None, data_lib.Arrays | None]:
+    """``(train, val, val's rows in this process)``; ``val`` may be split over the devices."""
     if validation_split is not None and validation_data is not None:
         raise ValueError("fit: give validation_split or validation_data, not both.")
     if validation_split is not None:
-        return data_lib.split_by_order(arrays, validation_split, order)
-    if validation_data is not None:
-        return arrays, data_lib.check_arrays(validation_data, None, where="fit validation_data")
-    return arrays, None
+        train, val = data_lib.split_by_order(arrays, validation_split, order)
+        return train, val, val
+    if validation_data is None:
+        return arrays, None, None
+    where = "fit validation_data"
+    first = validation_data[0] if isinstance(validation_data, (tuple, list)) else validation_data
+    if split_lib.is_split(first, placement, where=where):
+        val, local = split_lib.split_arrays(validation_data, None, placement, where=where)
+        return arrays, val, local
+    val = data_lib.check_arrays(validation_data, None, where=where)
+    return arrays, val, val
 
 
 # Layer types whose steps run far slower inside a lax.scan body than as separate compiled steps
@@ -218,7 +228,10 @@ def fit(
 
     Args:
         model: The model.
-        data: ``(x, y)`` or ``(x, y, sample_weight)``, NumPy or JAX arrays.
+        data: ``(x, y)`` or ``(x, y, sample_weight)``, NumPy or JAX arrays; with several
+            devices also global arrays split by rows over the mesh, each process holding its own
+            rows (:func:`jaxnn.distributed.process_local_array`): each device then trains on
+            its own rows (:mod:`jaxnn.train.split`).
         loss: A loss function or name (:func:`jaxnn.losses.get`).
         optimizer: An Optax transformation or a name (:func:`jaxnn.optimizers.get`).
         learning_rate: A number or an Optax schedule for a named optimizer (default per name).
@@ -283,7 +296,20 @@ def fit(
     where = "fit"
     placement = distributed.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
-    arrays = data_lib.check_arrays(data, sample_weight, where=where)
+    first = data[0] if isinstance(data, (tuple, list)) and data else data
+    on_devices = split_lib.is_split(first, placement, where=where)  # each device: its own rows
+    if on_devices:
+        arrays, local = split_lib.split_arrays(data, sample_weight, placement, where=where)
+        if validation_split is not None:
+            raise ValueError(
+                "fit: validation_split needs the whole data set in every process, and x is "
+                "split over the devices; give validation_data (whole, or split the same way)."
+            )
+        if data_on_device is False:
+            raise ValueError("fit: data_on_device=False streams from the host, and x is already "
+                             "split over the devices; leave data_on_device at 'auto'.")  # fmt: skip
+    else:
+        arrays = local = data_lib.check_arrays(data, sample_weight, where=where)
     loss_fn = losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     opt = optimizers.freeze(optimizers.get(optimizer, learning_rate, clip_norm=clip_norm), freeze)
@@ -300,21 +326,38 @@ def fit(
         if initial_state is not None:
             raise ValueError("fit: give initial_state (to resume) or warm_start, not both.")
         ts = warm_started(ts, warm_start, opt, where=where)
-    train, val = _split_data(arrays, validation_split, validation_data, order)
+    train, val, local_val = _split_data(arrays, validation_split, validation_data, order, placement)
+    if not on_devices:
+        local = train
+        if val is not local_val:
+            raise ValueError(
+                "fit: validation_data is split over the devices but the training data is not; "
+                "split both (jaxnn.distributed.process_local_array) or neither."
+            )
     batch_size = data_lib.check_batch_size(batch_size, len(train), where=where)
     distributed.check_batch_size(batch_size, placement, where=where)
-    _check_targets(model, ts, loss_fn, train, class_weight)
-    if val is not None:
-        _check_targets(model, ts, loss_fn, val, None)
+
+    def check_targets() -> None:
+        _check_targets(model, ts, loss_fn, local, class_weight)
+        if local_val is not None:
+            _check_targets(model, ts, loss_fn, local_val, None)
+
+    if on_devices:  # every process checks its own rows, and all stop if one fails
+        split_lib.agreed(check_targets, where=where)
+    else:
+        check_targets()
 
     objective = make_objective(
         model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight
     )
     sizes = [a for a in (train, val) if a is not None]
-    resident = all(data_lib.resident_on_device(a, data_on_device, where=where) for a in sizes)
+    resident = on_devices or all(
+        data_lib.resident_on_device(a, data_on_device, where=where) for a in sizes
+    )
     if resident:
-        train = data_lib.to_device(train, placement)
-        val = None if val is None else data_lib.to_device(val, placement)
+        train = train if on_devices else data_lib.to_device(train, placement)
+        if val is not None and val is local_val:  # whole in every process: copied to devices
+            val = data_lib.to_device(val, placement)
     if placement is not None:
         ts = distributed.shard_state(ts, placement, shard_params)
         shuffle_key = distributed.replicated(shuffle_key, placement)
@@ -343,6 +386,7 @@ def fit(
         max_epochs=min(epochs - initial_epoch, _MAX_EPOCHS_PER_RUN) if whole_epochs else 1,
         validate=None if evaluator is None else evaluator.pass_logs,
         batch_sharding=split,
+        split_mesh=placement if on_devices else None,
     )
     run = FitRun(model, ts, History(), epochs, steps)
     cbs = _default_callbacks(callbacks, verbose)

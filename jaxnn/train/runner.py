@@ -133,14 +133,23 @@ class Trainer:
         max_epochs: int = 1,
         validate: Callable[[TrainState, Any], Any] | None = None,
         batch_sharding: Any = None,
+        split_mesh: Any = None,
     ) -> None:
         """Builds the jitted functions; nothing compiles until the first call.
 
         ``batch_sharding`` (a ``NamedSharding`` over a ``data`` axis) splits every batch over
-        devices; ``None`` is the one-device path.
+        devices; ``None`` is the one-device path. ``split_mesh`` is the mesh when the data
+        itself stays split by rows over its devices (:mod:`jaxnn.train.split`): each device then
+        shuffles and gathers only its own rows.
         """
         step = _guarded(update)
         steps = num_steps(n, batch_size)
+        take: Callable[[Any, Array], Any] = gather
+        if split_mesh is not None:
+            from jaxnn.train import split
+
+            blocks = split_mesh.shape["data"]
+            take = functools.partial(split.local_gather, mesh=split_mesh, n=n)
 
         def scan_steps(
             ts: TrainState, guard: Guard, data: Any, xs: Any, epoch: Any
@@ -150,7 +159,7 @@ class Trainer:
                     (xb, yb, wb), mask, j = x
                 else:
                     rows, mask, j = x
-                    xb, yb, wb = gather(data, rows)
+                    xb, yb, wb = take(data, rows)
                 xb, yb, wb, mask = split_rows((xb, yb, wb, mask), batch_sharding)
                 ts, guard, stats = step(*carry, xb, yb, wb, mask, epoch, j)
                 return (ts, guard), stats
@@ -162,7 +171,10 @@ class Trainer:
             return ts, guard, stats
 
         def indices(key: Array, epoch: Any) -> tuple[Array, Array]:
-            return epoch_indices(n, batch_size, jax.random.fold_in(key, epoch) if shuffle else None)
+            epoch_key = jax.random.fold_in(key, epoch) if shuffle else None
+            if split_mesh is not None:
+                return split.block_indices(n, batch_size, blocks, epoch_key)
+            return epoch_indices(n, batch_size, epoch_key)
 
         def run_epochs(
             ts: TrainState, guard: Guard, data: Any, val: Any, key: Array, first: Any, count: Any

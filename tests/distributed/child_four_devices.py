@@ -91,6 +91,57 @@ def main() -> None:
     cnn = jaxnn.serial(Conv2D(4, 3), BatchNorm(), jax.nn.relu, Flatten(), Dense(2))
     compare("cnn", cnn, xi, yi, "softmax_cross_entropy", optimizer="sgd", learning_rate=0.1)
 
+    # Data split over the devices (as each host feeds its own rows): without shuffling, the
+    # batches are the blocks' rows side by side, so training equals the whole data reordered so.
+    from jaxnn.train.split import block_indices, local_gather
+
+    mesh = distributed.data_mesh()
+    xr = rng.normal(size=(48, 3)).astype("float32")
+    yr = (xr @ np.array([1.0, -2.0, 0.5], "float32"))[:, None]
+    xs, ys = distributed.process_local_array(xr, mesh), distributed.process_local_array(yr, mesh)
+    reg = jaxnn.serial(Dense(8), jax.nn.tanh, Dense(1))
+    kw = dict(loss="mse", epochs=3, batch_size=8, verbose=0, shuffle=False, mesh=mesh)
+    split_ts, split_h = jaxnn.fit(reg, (xs, ys), **kw)
+    order = np.asarray(block_indices(48, 8, 4, None)[0]).reshape(-1)
+    whole_ts, whole_h = jaxnn.fit(reg, (xr[order], yr[order]), **kw)
+    kw.update(shuffle=True, epochs=20)
+    _, shuffled_h = jaxnn.fit(reg, (xs, ys), validation_data=(xs, ys), **kw)
+    _, chunked_h = jaxnn.fit(reg, (xs, ys), validation_data=(xr, yr), steps_per_chunk=2, **kw)
+    idx = jax.device_put(block_indices(48, 8, 4, jax.random.key(0))[0][0])
+    gathered = jax.jit(lambda d, r: local_gather(d, r, mesh, 48))
+    hlo = gathered.lower(xs, idx).compile().as_text()
+    out["split"] = {
+        "loss": split_h.history["loss"],
+        "reordered_loss": whole_h.history["loss"],
+        "params_diff": max_diff(split_ts.params, whole_ts.params),
+        "order": order.tolist(),
+        "shuffled": shuffled_h.history,
+        "chunked": chunked_h.history,
+        "gather_equal": bool(np.array_equal(np.asarray(gathered(xs, idx)), xr[np.asarray(idx)])),
+        "gather_collectives": [
+            op for op in ("all-gather", "all-to-all", "collective-permute", "all-reduce")
+            if op in hlo
+        ],
+    }  # fmt: skip
+    split_errors = {}
+    for label, data, extra in (
+        ("y_whole", (xs, yr), {}),
+        ("validation_split", (xs, ys), {"validation_split": 0.25}),
+        ("val_only", (xr, yr), {"validation_data": (xs, ys)}),
+        ("streamed", (xs, ys), {"data_on_device": False}),
+    ):
+        try:
+            jaxnn.fit(reg, data, loss="mse", batch_size=8, verbose=0, mesh=mesh, **extra)
+            split_errors[label] = None
+        except ValueError as error:
+            split_errors[label] = str(error)
+    try:
+        distributed.process_local_array(np.zeros((10, 2), np.float32), mesh)
+        split_errors["rows_per_device"] = None
+    except ValueError as error:
+        split_errors["rows_per_device"] = str(error)
+    out["split_errors"] = split_errors
+
     # Bad input that needs several devices.
     errors = {}
     for label, kwargs in (

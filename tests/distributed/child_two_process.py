@@ -1,8 +1,11 @@
 """One of two processes of a ``jax.distributed`` run on 127.0.0.1, 2 simulated devices each.
 
-Usage: ``child_two_process.py PORT PROCESS_ID OUT_DIR``; writes ``OUT_DIR/params_<id>.npz``, and
-process 0 writes ``OUT_DIR/ckpt.msgpack``. With ``PORT`` 0 it is the one-process reference (4
-devices, no jax.distributed), writing ``params_ref.npz``.
+Usage: ``child_two_process.py PORT PROCESS_ID OUT_DIR``; writes ``OUT_DIR/params_<id>.npz``
+(trained on the whole data set in each process) and ``split_<id>.npz`` (each process feeding only
+its half, as a global array split over the devices), process 0 writes ``OUT_DIR/ckpt.msgpack``,
+and both write an Orbax checkpoint of the split run's parameters to ``OUT_DIR/orbax``. With
+``PORT`` 0 it is the one-process reference (4 devices, no jax.distributed), writing
+``params_ref.npz`` and ``split_ref.npz``.
 """
 
 from __future__ import annotations
@@ -33,14 +36,29 @@ def main(port: int, process_id: int, out_dir: str) -> None:
     ts, history = jaxnn.fit(
         model, (x, y), loss="mse", epochs=3, batch_size=8, verbose=0, devices=jax.devices()
     )
-    whole = distributed.host_copy(ts.params)
     name = "ref" if reference else str(process_id)
-    flat = {
-        "/".join(map(str, p)): np.asarray(v) for p, v in jax.tree_util.tree_leaves_with_path(whole)
-    }
-    np.savez(
-        os.path.join(out_dir, f"params_{name}.npz"), loss=np.array(history.history["loss"]), **flat
-    )
+
+    def save(prefix, ts, history):
+        whole = distributed.host_copy(ts.params)
+        flat = {
+            "/".join(map(str, p)): np.asarray(v)
+            for p, v in jax.tree_util.tree_leaves_with_path(whole)
+        }
+        logs = {k: np.array(v) for k, v in history.history.items()}
+        np.savez(os.path.join(out_dir, f"{prefix}_{name}.npz"), **logs, **flat)
+
+    save("params", ts, history)
+
+    # Each process feeds only its own rows (the reference: all of them), never the whole set.
+    mesh = distributed.data_mesh()
+    mine = slice(0, 40) if reference else slice(20 * process_id, 20 * process_id + 20)
+    xs = distributed.process_local_array(x[mine], mesh)
+    ys = distributed.process_local_array(y[mine], mesh)
+    split_ts, split_history = jaxnn.fit(
+        model, (xs, ys), loss="mse", epochs=3, batch_size=8, verbose=0, seed=3, mesh=mesh,
+        validation_data=(xs, ys),
+    )  # fmt: skip
+    save("split", split_ts, split_history)
     if not reference:
         written = distributed.save_checkpoint(os.path.join(out_dir, "ckpt.msgpack"), ts)
         assert (written is None) == (process_id != 0)
@@ -63,6 +81,20 @@ def main(port: int, process_id: int, out_dir: str) -> None:
             report["unequal"] = None
         except ValueError as error:
             report["unequal"] = str(error)
+        # bad rows in one process only: both stop with an error (neither waits for the other)
+        bad_y = y[mine].copy()
+        if process_id == 1:
+            bad_y[3] = np.nan
+        try:
+            jaxnn.fit(model, (xs, distributed.process_local_array(bad_y, mesh)), loss="mse",
+                      batch_size=8, verbose=0, mesh=mesh)  # fmt: skip
+            report["bad_rows"] = None
+        except ValueError as error:
+            report["bad_rows"] = str(error)
+        # a sharded checkpoint at scale: Orbax, every process writing its part
+        ckpt = distributed.orbax_checkpointer()
+        ckpt.save(os.path.join(out_dir, "orbax"), split_ts.params)
+        ckpt.wait_until_finished()
         with open(os.path.join(out_dir, f"report_{process_id}.json"), "w") as f:
             json.dump(report, f)
         jax.distributed.shutdown()

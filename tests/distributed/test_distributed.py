@@ -90,6 +90,43 @@ def test_evaluate_and_predict_on_4_devices_pad_the_batch_and_equal_1_device(four
     assert four["predict_shape"] == [52, 2]
 
 
+def test_data_split_over_the_devices_trains_each_device_on_its_own_rows(four: dict) -> None:
+    got = four["split"]
+    # unshuffled, step s takes rows 2s, 2s+1 of each block of 12: the whole set in that order
+    expected = [12 * d + 2 * s + j for s in range(6) for d in range(4) for j in range(2)]
+    assert got["order"] == expected
+    np.testing.assert_allclose(got["loss"], got["reordered_loss"], rtol=1e-6)
+    assert got["params_diff"] < 1e-6
+    # shuffled within blocks, it learns; validating on split or whole data gives the same
+    shuffled, chunked = got["shuffled"], got["chunked"]
+    assert shuffled["loss"][-1] < 0.6 * shuffled["loss"][0]
+    np.testing.assert_allclose(shuffled["val_loss"], chunked["val_loss"], rtol=1e-5)
+    np.testing.assert_allclose(shuffled["loss"], chunked["loss"], rtol=1e-5)
+    # the gather is local to each device: the right rows, and no collective in the program
+    assert got["gather_equal"]
+    assert got["gather_collectives"] == []
+
+
+def test_split_data_that_fit_cannot_use_is_refused_with_the_reason(four: dict) -> None:
+    errors = four["split_errors"]
+    assert errors["y_whole"].startswith(
+        "fit: x is split by rows over the devices, so y must be too; got a whole ndarray of "
+        "shape (48, 1). For each array, build it with jaxnn.distributed.process_local_array("
+    )
+    assert errors["validation_split"].startswith(
+        "fit: validation_split needs the whole data set in every process"
+    )
+    assert errors["val_only"] == (
+        "fit: validation_data is split over the devices but the training data is not; split "
+        "both (jaxnn.distributed.process_local_array) or neither."
+    )
+    assert errors["streamed"].startswith("fit: data_on_device=False streams from the host")
+    assert errors["rows_per_device"] == (
+        "process_local_array: process 0 has 10 rows for its 4 devices of the mesh; each device "
+        "needs the same number: give a multiple of 4."
+    )
+
+
 def test_fit_rejects_batch_sizes_that_do_not_fit_the_devices(four: dict) -> None:
     assert four["errors"] == {
         "not_multiple": "fit: batch_size (6) must be a multiple of the 4 devices so every device "
@@ -138,13 +175,32 @@ def test_two_processes_train_as_one_and_process_0_writes_a_loadable_checkpoint(
             f"(process {i} has {3 + i}). Drop or pad rows so the shards are equal."
         )
         assert report["all_rows_equal"]  # the halves joined in process order = the whole set
+        # bad rows in process 1 only: it names them, process 0 names process 1; neither hangs
+        assert report["bad_rows"] == (
+            "fit: the rows of process [1] failed the data checks; its error says why."
+            if i == 0
+            else "fit (process 1's rows): y has NaN or Inf in 1 of 20 rows; the first is row 3. "
+            "Clean or drop those rows."
+        )
         assert report["all_rows_unequal"] == (
             "all_rows: every process must feed the same number of rows; got [3, 4] "
             f"(process {i} has {3 + i}). Drop or pad rows so the shards are equal."
         )
-    # the checkpoint process 0 wrote loads here, in one process with one device
+    # each process fed only its half (a global array split over the devices): the processes
+    # agree exactly, and equal one process holding all four devices and the same global array
+    split = [np.load(tmp_path / f"split_{n}.npz") for n in ("0", "1", "ref")]
+    assert {"loss", "val_loss"} <= set(split[2].files)
+    for k in split[2].files:
+        np.testing.assert_array_equal(split[0][k], split[1][k])
+        np.testing.assert_allclose(split[0][k], split[2][k], rtol=1e-5, atol=1e-6)
+    assert split[0]["loss"][-1] < split[0]["loss"][0]  # and it learns
+    # the Orbax checkpoint both processes wrote restores in one process, on one device
     model = jaxnn.serial(Dense(8), jax.nn.tanh, Dense(1))
     target = TrainState.create(model, jax.random.key(0), (-1, 3), optax.adam(1e-3))
+    restored = distributed.orbax_checkpointer().restore(tmp_path / "orbax", target=target.params)
+    for path, leaf in jax.tree_util.tree_leaves_with_path(restored):
+        np.testing.assert_array_equal(np.asarray(leaf), split[0]["/".join(map(str, path))])
+    # the checkpoint process 0 wrote loads here, in one process with one device
     restored = checkpoint.load(tmp_path / "ckpt.msgpack", target).train_state
     np.testing.assert_array_equal(
         np.asarray(restored.params["dense"]["w"]), first["['dense']/['w']"]
