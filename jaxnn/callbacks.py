@@ -293,6 +293,9 @@ class EarlyStopping(Callback):
 class ModelCheckpoint(Callback):
     """Saves checkpoints during training (atomically, see :mod:`jaxnn.checkpoint`).
 
+    In a multi-host run every process gathers the state and process 0 alone writes (and
+    deletes old files); any process can load them.
+
     Args:
         filepath: The file to write. It may contain ``{epoch}`` (1-based) and log keys, e.g.
             ``"ckpt/epoch{epoch:03d}-{val_loss:.3f}.msgpack"``.
@@ -336,7 +339,14 @@ class ModelCheckpoint(Callback):
                 return
             self._monitor.best = value
         path = Path(self.filepath.format(epoch=epoch + 1, **logs))
-        checkpoint.save(path, run.train_state, history=run.history.history, config=self.config)
+        kwargs = {"history": run.history.history, "config": self.config}
+        if jax.process_count() > 1:  # every process gathers the state, process 0 writes
+            from jaxnn import distributed
+
+            if distributed.save_checkpoint(path, run.train_state, **kwargs) is None:
+                return
+        else:
+            checkpoint.save(path, run.train_state, **kwargs)
         if path in self.saved:
             self.saved.remove(path)
         self.saved.append(path)
@@ -349,7 +359,8 @@ class ModelCheckpoint(Callback):
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: ``epoch`` and every log value.
 
-    The whole file is rewritten atomically after each epoch, so it is never half-written.
+    The whole file is rewritten atomically after each epoch, so it is never half-written. In a
+    multi-host run only process 0 writes it.
 
     Args:
         filename: The CSV file.
@@ -372,7 +383,9 @@ class CSVLogger(Callback):
                 self._rows = list(csv.DictReader(f, delimiter=self.separator))
 
     def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
-        """Adds the row and rewrites the file."""
+        """Adds the row and rewrites the file (process 0 only)."""
+        if jax.process_index() != 0:
+            return
         self._rows.append({"epoch": epoch, **{k: _scalar(v) for k, v in logs.items()}})
         fields = list(dict.fromkeys(k for row in self._rows for k in row))
         out = io.StringIO()
@@ -392,7 +405,7 @@ class TensorBoard(Callback):
     """Writes TensorBoard event files (through tensorboardX; TensorFlow is not needed).
 
     Scalars go to ``log_dir/train`` and ``log_dir/validation`` under their log names, one point
-    per epoch, as Keras writes them.
+    per epoch, as Keras writes them. In a multi-host run only process 0 writes.
 
     Args:
         log_dir: The folder for the event files.
@@ -416,7 +429,9 @@ class TensorBoard(Callback):
         self._writers: dict[str, Any] = {}
 
     def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
-        """Writes every scalar log value."""
+        """Writes every scalar log value (process 0 only)."""
+        if jax.process_index() != 0:
+            return
         for name, value in logs.items():
             if np.ndim(value):
                 continue
@@ -442,6 +457,8 @@ def _format_logs(logs: Logs) -> str:
 
 class ProgressBar(Callback):
     """Reports progress: a tqdm bar per epoch on a terminal, else one line per epoch.
+
+    In a multi-host run only process 0 reports.
 
     Args:
         verbose: 1 for a bar when the output is a terminal and tqdm is installed (else lines), 2
@@ -470,7 +487,7 @@ class ProgressBar(Callback):
 
     def on_epoch_begin(self, epoch: int, run: FitRun) -> None:
         """Opens a bar for the epoch when a bar is used."""
-        if self._use_bar():
+        if self._use_bar() and jax.process_index() == 0:
             from tqdm import tqdm
 
             desc = f"Epoch {epoch + 1}/{run.epochs}"
@@ -484,6 +501,8 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
         """Closes the bar or prints the epoch's line."""
+        if jax.process_index() != 0:
+            return
         seconds = run.history.epoch_times[-1] if run.history.epoch_times else 0.0
         rate = run.history.samples_per_second[-1] if run.history.samples_per_second else 0.0
         if self._bar is not None:

@@ -54,9 +54,14 @@ def main(port: int, process_id: int, out_dir: str) -> None:
     mine = slice(0, 40) if reference else slice(20 * process_id, 20 * process_id + 20)
     xs = distributed.process_local_array(x[mine], mesh)
     ys = distributed.process_local_array(y[mine], mesh)
+    # callbacks that write: process 0 alone writes (each process names its own files here)
+    writers = [
+        jaxnn.callbacks.ModelCheckpoint(os.path.join(out_dir, f"mc_{name}_{{epoch}}.msgpack")),
+        jaxnn.callbacks.CSVLogger(os.path.join(out_dir, f"log_{name}.csv")),
+    ]
     split_ts, split_history = jaxnn.fit(
         model, (xs, ys), loss="mse", epochs=3, batch_size=8, verbose=0, seed=3, mesh=mesh,
-        validation_data=(xs, ys),
+        validation_data=(xs, ys), callbacks=writers,
     )  # fmt: skip
     save("split", split_ts, split_history)
     if not reference:

@@ -194,6 +194,12 @@ def test_two_processes_train_as_one_and_process_0_writes_a_loadable_checkpoint(
         np.testing.assert_array_equal(split[0][k], split[1][k])
         np.testing.assert_allclose(split[0][k], split[2][k], rtol=1e-5, atol=1e-6)
     assert split[0]["loss"][-1] < split[0]["loss"][0]  # and it learns
+    # fit's writing callbacks wrote from process 0 only; its checkpoint holds the final state
+    assert (tmp_path / "log_0.csv").is_file() and not (tmp_path / "log_1.csv").exists()
+    assert not list(tmp_path.glob("mc_1_*"))
+    assert sorted(f.name for f in tmp_path.glob("mc_0_*")) == [
+        f"mc_0_{e}.msgpack" for e in (1, 2, 3)
+    ]
     # the Orbax checkpoint both processes wrote restores in one process, on one device
     model = jaxnn.serial(Dense(8), jax.nn.tanh, Dense(1))
     target = TrainState.create(model, jax.random.key(0), (-1, 3), optax.adam(1e-3))
@@ -201,6 +207,9 @@ def test_two_processes_train_as_one_and_process_0_writes_a_loadable_checkpoint(
     for path, leaf in jax.tree_util.tree_leaves_with_path(restored):
         np.testing.assert_array_equal(np.asarray(leaf), split[0]["/".join(map(str, path))])
     # the checkpoint process 0 wrote loads here, in one process with one device
+    last = checkpoint.load(tmp_path / "mc_0_3.msgpack", target).train_state
+    for path, leaf in jax.tree_util.tree_leaves_with_path(last.params):
+        np.testing.assert_array_equal(np.asarray(leaf), split[0]["/".join(map(str, path))])
     restored = checkpoint.load(tmp_path / "ckpt.msgpack", target).train_state
     np.testing.assert_array_equal(
         np.asarray(restored.params["dense"]["w"]), first["['dense']/['w']"]
