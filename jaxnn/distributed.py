@@ -36,6 +36,7 @@ __all__ = [
     "host_copy",
     "initialize",
     "is_main_process",
+    "local_rows",
     "orbax_checkpointer",
     "process_local_array",
     "resolve_mesh",
@@ -397,6 +398,18 @@ def all_rows(*local: Any) -> Any:
         )
     joined = tuple(np.asarray(multihost_utils.process_allgather(a, tiled=True)) for a in arrays)
     return joined[0] if len(joined) == 1 else joined
+
+
+def local_rows(array: Any) -> np.ndarray:
+    """This process's rows of a global array split by rows (e.g. ``predict``'s outputs).
+
+    Example:
+        >>> local_rows(process_local_array(np.arange(4.0), data_mesh(jax.devices()[:1]))).tolist()
+        [0.0, 1.0, 2.0, 3.0]
+    """
+    from jaxnn.train.split import local_rows as rows
+
+    return rows(array)
 
 
 def is_main_process() -> bool:

@@ -15,6 +15,7 @@ from jaxnn import losses as losses_lib
 from jaxnn.core import Layer
 from jaxnn.metrics import Metric, merge
 from jaxnn.train import data as data_lib
+from jaxnn.train import split
 from jaxnn.train.runner import Evaluator, make_predictor
 from jaxnn.train.state import TrainState
 from jaxnn.train.step import make_objective, resolve_metrics
@@ -129,7 +130,8 @@ def evaluate(
         data_on_device: ``"auto"`` (default: copy the data to the device if it fits), ``True``,
             or ``False`` (stream it from the host).
         devices: Devices to split every batch over, as for :func:`jaxnn.fit`; the batch size is
-            rounded up to a multiple of their number (the extra rows are masked padding).
+            rounded up to a multiple of their number (the extra rows are masked padding). Data
+            split by rows over them (one part per host) is evaluated where it lies.
         mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
         shard_params: Split the parameters over the devices instead of replicating them.
 
@@ -165,13 +167,19 @@ def evaluate(
                 f"returned by fit brings its own)."
             )
         loss, metrics = remembered.loss, remembered.metrics
-    arrays = data_lib.check_arrays(data, sample_weight, where=where)
+    first = data[0] if isinstance(data, (tuple, list)) and data else data
+    on_devices = split.is_split(first, placement, where=where)
+    if on_devices:
+        _refuse_streaming(data_on_device, where)
+        arrays, _ = split.split_arrays(data, sample_weight, placement, where=where)
+    else:
+        arrays = data_lib.check_arrays(data, sample_weight, where=where)
     batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where, warn=False)
     loss_fn = None if loss is None else losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     objective = make_objective(model, loss_fn, metrics=resolved, class_weight=class_weight)
-    resident = data_lib.resident_on_device(arrays, data_on_device, where=where)
-    if resident:
+    resident = on_devices or data_lib.resident_on_device(arrays, data_on_device, where=where)
+    if resident and not on_devices:
         arrays = data_lib.to_device(arrays, placement)
     if placement is not None:
         train_state = distributed.shard_state(train_state, placement, shard_params)
@@ -181,8 +189,17 @@ def evaluate(
         n=len(arrays),
         batch_size=distributed.padded_batch_size(batch_size, placement),
         batch_sharding=distributed.batch_sharding(placement),
+        split_mesh=placement if on_devices else None,
     )
     return run_evaluation(evaluator, train_state, arrays, resident=resident)
+
+
+def _refuse_streaming(data_on_device: Any, where: str) -> None:
+    if data_on_device is False:
+        raise ValueError(
+            f"{where}: data_on_device=False streams from the host, and x is already split over "
+            f"the devices; leave data_on_device at 'auto'."
+        )
 
 
 def to_python(logs: dict[str, Array]) -> dict[str, Any]:
@@ -215,7 +232,10 @@ def predict(
         shard_params: Split the parameters over the devices instead of replicating them.
 
     Returns:
-        The outputs for all ``N`` samples, as one array (padding rows removed).
+        The outputs for all ``N`` samples, as one array (padding rows removed). For ``x`` split
+        by rows over the devices (:func:`jaxnn.distributed.process_local_array`), each device
+        predicts its own rows and the outputs are a global array split the same way; each
+        process reads its rows with :func:`jaxnn.distributed.local_rows`.
 
     Raises:
         ValueError: For NaN or Inf in ``x`` (the first bad row is named).
@@ -231,6 +251,14 @@ def predict(
     """
     where = "predict"
     placement = distributed.resolve_mesh(devices, mesh, where=where)
+    on_devices = split.is_split(x, placement, where=where)
+    if on_devices and placement is not None:  # each device predicts its own rows
+        _refuse_streaming(data_on_device, where)
+        split.split_inputs(x, placement, where=where)
+        batch_size = data_lib.check_batch_size(batch_size, x.shape[0], where=where, warn=False)
+        batch_size = distributed.padded_batch_size(batch_size, placement)
+        train_state = distributed.shard_state(train_state, placement, shard_params)
+        return split.local_predict(model, train_state, x, placement, batch_size)
     arrays = data_lib.check_arrays(x, None, where=where, need_y=False)
     n = len(arrays)
     batch_size = data_lib.check_batch_size(batch_size, n, where=where, warn=False)

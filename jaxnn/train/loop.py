@@ -327,9 +327,10 @@ def fit(
             raise ValueError("fit: give initial_state (to resume) or warm_start, not both.")
         ts = warm_started(ts, warm_start, opt, where=where)
     train, val, local_val = _split_data(arrays, validation_split, validation_data, order, placement)
+    val_on_devices = val is not local_val  # split over the devices, like on_devices for train
     if not on_devices:
         local = train
-        if val is not local_val:
+        if val_on_devices:
             raise ValueError(
                 "fit: validation_data is split over the devices but the training data is not; "
                 "split both (jaxnn.distributed.process_local_array) or neither."
@@ -356,7 +357,7 @@ def fit(
     )
     if resident:
         train = train if on_devices else data_lib.to_device(train, placement)
-        if val is not None and val is local_val:  # whole in every process: copied to devices
+        if val is not None and not val_on_devices:  # whole in every process: copied
             val = data_lib.to_device(val, placement)
     if placement is not None:
         ts = distributed.shard_state(ts, placement, shard_params)
@@ -375,6 +376,7 @@ def fit(
             n=len(val),
             batch_size=val_batch,
             batch_sharding=split,
+            split_mesh=placement if val_on_devices else None,
         )
     whole_epochs = resident and len(chunks) == 1
     trainer = Trainer(

@@ -269,18 +269,31 @@ class Evaluator:
         n: int,
         batch_size: int,
         batch_sharding: Any = None,
+        split_mesh: Any = None,
     ) -> None:
-        """Builds the jitted functions (``batch_sharding`` as for :class:`Trainer`)."""
+        """Builds the jitted functions (``batch_sharding``, ``split_mesh`` as for :class:`Trainer`).
+
+        With ``split_mesh`` each batch takes rows of every device's block side by side, which
+        changes only the order in which the statistics are summed.
+        """
+        take: Callable[[Any, Array], Any] = gather
+        batches = functools.partial(epoch_indices, n, batch_size, None)
+        if split_mesh is not None:
+            from jaxnn.train import split
+
+            take = functools.partial(split.local_gather, mesh=split_mesh, n=n)
+            blocks = split_mesh.shape["data"]
+            batches = functools.partial(split.block_indices, n, batch_size, blocks, None)
 
         def stats_of(ts: TrainState, batch: Any, mask: Array) -> Stats:
             x, y, w, mask = split_rows((*batch, mask), batch_sharding)
             return objective(ts.params, ts.state, x, y, w * mask, ts.key, False, mask > 0)[1][1]
 
         def pass_stats(ts: TrainState, data: Any) -> Stats:
-            idx, mask = epoch_indices(n, batch_size, None)
+            idx, mask = batches()
 
             def body(carry: None, rows_mask: tuple[Array, Array]) -> tuple[None, Stats]:
-                return carry, stats_of(ts, gather(data, rows_mask[0]), rows_mask[1])
+                return carry, stats_of(ts, take(data, rows_mask[0]), rows_mask[1])
 
             return _sum_steps(jax.lax.scan(body, None, (idx, mask))[1])
 

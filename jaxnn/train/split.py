@@ -11,6 +11,9 @@ arrays without ever moving rows between devices:
 - the rows are gathered inside :func:`jax.shard_map` (:func:`local_gather`), so the gather is
   local on every device by construction.
 
+``evaluate`` and ``predict`` work the same way (:func:`local_predict` returns outputs split
+like ``x``).
+
 The batches hold the same number of rows from every block, so the data set is not shuffled
 across blocks; with shards that are themselves random samples of the data (the usual case), it
 trains as a global shuffle does. Checks on values (NaN, labels) run in each process on its own
@@ -29,7 +32,16 @@ import numpy as np
 from jaxnn.train import data as data_lib
 from jaxnn.types import Array
 
-__all__ = ["agreed", "block_indices", "is_split", "local_gather", "local_rows", "split_arrays"]
+__all__ = [
+    "agreed",
+    "block_indices",
+    "is_split",
+    "local_gather",
+    "local_predict",
+    "local_rows",
+    "split_arrays",
+    "split_inputs",
+]
 
 T = TypeVar("T")
 
@@ -84,6 +96,27 @@ def local_rows(a: Any) -> np.ndarray:
     return np.concatenate(parts)
 
 
+def _check_rows(x: Any, mesh: Any, where: str) -> None:
+    devices = mesh.shape["data"]
+    if x.shape[0] % devices:
+        raise ValueError(
+            f"{where}: x has {x.shape[0]} rows split over {devices} devices; every device needs "
+            f"the same number of rows: give each process a multiple of its devices' count."
+        )
+
+
+def split_inputs(x: Any, mesh: Any, *, where: str) -> None:
+    """Checks split inputs ``x`` (no targets) as :func:`split_arrays` checks data, for predict."""
+    _check_rows(x, mesh, where)
+    agreed(
+        lambda: data_lib.check_arrays(
+            local_rows(x), None, where=f"{where} (process {jax.process_index()}'s rows)",
+            need_y=False,
+        ),
+        where=where,
+    )  # fmt: skip
+
+
 def split_arrays(
     data: Any, sample_weight: Any, mesh: Any, *, where: str
 ) -> tuple[data_lib.Arrays, data_lib.Arrays]:
@@ -105,12 +138,7 @@ def split_arrays(
         if sample_weight is not None:
             raise ValueError(f"{where}: sample_weight is given twice, in data and as argument.")
         sample_weight = data[2]
-    devices = mesh.shape["data"]
-    if x.shape[0] % devices:
-        raise ValueError(
-            f"{where}: x has {x.shape[0]} rows split over {devices} devices; every device needs "
-            f"the same number of rows: give each process a multiple of its devices' count."
-        )
+    _check_rows(x, mesh, where)
     if sample_weight is None:
         sample_weight = jax.jit(
             lambda: jnp.ones(x.shape[0], jnp.float32), out_shardings=x.sharding
@@ -203,3 +231,26 @@ def local_gather(data: Any, rows: Array, mesh: Any, n: int) -> Any:
         return jax.tree.map(lambda a: jnp.take(a, r - offset, axis=0, mode="clip"), local)
 
     return jax.shard_map(gather, mesh=mesh, in_specs=(split, split), out_specs=split)(data, rows)
+
+
+def local_predict(model: Any, ts: Any, x: Any, mesh: Any, batch_size: int) -> jax.Array:
+    """The model's outputs for split ``x``, each device predicting its own rows.
+
+    Returns:
+        A global array of outputs split by rows like ``x`` and in its row order.
+    """
+    from jax.sharding import PartitionSpec
+
+    rows = x.shape[0] // mesh.shape["data"]
+    idx, _ = data_lib.in_batches(jnp.arange(rows), batch_size // mesh.shape["data"], jnp)
+
+    def forward(params: Any, state: Any, block: Array) -> Array:
+        def one(r: Array) -> Array:
+            return model.apply(params, state, jnp.take(block, r, axis=0), train=False)[0]
+
+        out = jax.lax.map(one, idx)
+        return out.reshape((-1, *out.shape[2:]))[:rows]
+
+    whole, split = PartitionSpec(), PartitionSpec("data")
+    run = jax.shard_map(forward, mesh=mesh, in_specs=(whole, whole, split), out_specs=split)
+    return jax.jit(run)(ts.params, ts.state, x)

@@ -123,6 +123,24 @@ def main() -> None:
             if op in hlo
         ],
     }  # fmt: skip
+    # evaluate and predict where the rows lie: 52 rows, 13 per device, batch 10 padded to 12
+    xe = rng.normal(size=(52, 3)).astype("float32")
+    ye = (xe @ np.array([1.0, -2.0, 0.5], "float32"))[:, None]
+    xes, yes = distributed.process_local_array(xe, mesh), distributed.process_local_array(ye, mesh)
+    ev = dict(loss="mse", metrics=["mae"], batch_size=10)
+    whole_pred = jaxnn.predict(reg, split_ts, xe, batch_size=10)
+    split_pred = jaxnn.predict(reg, split_ts, xes, batch_size=10, mesh=mesh)
+    sharded_pred = jaxnn.predict(reg, split_ts, xes, batch_size=10, mesh=mesh, shard_params=True)
+    out["split_inference"] = {
+        "evaluate_whole": jaxnn.evaluate(reg, split_ts, (xe, ye), **ev),
+        "evaluate_split": jaxnn.evaluate(reg, split_ts, (xes, yes), mesh=mesh, **ev),
+        "predict_diff": [
+            float(np.max(np.abs(np.asarray(whole_pred) - np.asarray(p))))
+            for p in (split_pred, sharded_pred)
+        ],
+        "predict_split_by_rows": split_pred.sharding.is_equivalent_to(xes.sharding, 2),
+        "local_rows": distributed.local_rows(split_pred).shape[0],
+    }
     split_errors = {}
     for label, data, extra in (
         ("y_whole", (xs, yr), {}),

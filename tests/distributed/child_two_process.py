@@ -64,6 +64,11 @@ def main(port: int, process_id: int, out_dir: str) -> None:
         validation_data=(xs, ys), callbacks=writers,
     )  # fmt: skip
     save("split", split_ts, split_history)
+    # predict and evaluate where the rows lie; each process keeps its own rows of the outputs
+    mine_pred = distributed.local_rows(jaxnn.predict(model, split_ts, xs, batch_size=8, mesh=mesh))
+    scores = jaxnn.evaluate(model, split_ts, (xs, ys), loss="mse", batch_size=8, mesh=mesh)
+    np.savez(os.path.join(out_dir, f"inference_{name}.npz"), predictions=mine_pred,
+             loss=scores["loss"])  # fmt: skip
     if not reference:
         written = distributed.save_checkpoint(os.path.join(out_dir, "ckpt.msgpack"), ts)
         assert (written is None) == (process_id != 0)

@@ -107,6 +107,15 @@ def test_data_split_over_the_devices_trains_each_device_on_its_own_rows(four: di
     assert got["gather_collectives"] == []
 
 
+def test_evaluate_and_predict_split_data_where_it_lies_as_whole_data(four: dict) -> None:
+    got = four["split_inference"]
+    whole, split = got["evaluate_whole"], got["evaluate_split"]
+    assert split == pytest.approx(whole, rel=1e-6)  # only the summation order differs
+    assert got["predict_diff"] == [pytest.approx(0.0, abs=1e-6)] * 2  # replicated, sharded
+    assert got["predict_split_by_rows"]  # outputs stay where their rows are
+    assert got["local_rows"] == 52  # one process: all of them
+
+
 def test_split_data_that_fit_cannot_use_is_refused_with_the_reason(four: dict) -> None:
     errors = four["split_errors"]
     assert errors["y_whole"].startswith(
@@ -194,6 +203,13 @@ def test_two_processes_train_as_one_and_process_0_writes_a_loadable_checkpoint(
         np.testing.assert_array_equal(split[0][k], split[1][k])
         np.testing.assert_allclose(split[0][k], split[2][k], rtol=1e-5, atol=1e-6)
     assert split[0]["loss"][-1] < split[0]["loss"][0]  # and it learns
+    # predictions of split rows: each process holds its half, equal to one process's outputs
+    inference = [np.load(tmp_path / f"inference_{n}.npz") for n in ("0", "1", "ref")]
+    halves = np.concatenate([inference[0]["predictions"], inference[1]["predictions"]])
+    assert inference[0]["predictions"].shape == (20, 1)
+    np.testing.assert_allclose(halves, inference[2]["predictions"], rtol=1e-5, atol=1e-6)
+    assert float(inference[0]["loss"]) == float(inference[1]["loss"])
+    assert float(inference[0]["loss"]) == pytest.approx(float(inference[2]["loss"]), rel=1e-5)
     # fit's writing callbacks wrote from process 0 only; its checkpoint holds the final state
     assert (tmp_path / "log_0.csv").is_file() and not (tmp_path / "log_1.csv").exists()
     assert not list(tmp_path.glob("mc_1_*"))
