@@ -28,7 +28,7 @@ from jaxnn.train.loop import fit
 from jaxnn.train.state import TrainState
 from jaxnn.train.step import make_train_step
 
-__all__ = ["SCHEMA_VERSION", "measure", "versions"]
+__all__ = ["SCHEMA_VERSION", "measure", "record_header", "versions"]
 
 SCHEMA_VERSION = 1
 LEARNING_RATE = 1e-3
@@ -138,6 +138,22 @@ def measure(
     return _record(config, device, dtype, record, fit_timing, batch)
 
 
+def record_header(
+    config: Mapping[str, Any], device: Any, dtype: str, status: str
+) -> dict[str, Any]:
+    """The fields every record starts with: schema, status, what ran where and with what."""
+    return {
+        "schema": SCHEMA_VERSION,
+        "status": status,
+        "family": config["family"],
+        "config": {k: v for k, v in config.items() if k != "family"},
+        "backend": device.platform,
+        "device_kind": device.device_kind,
+        "dtype": dtype,
+        "versions": versions(),
+    }
+
+
 def _record(
     config: Mapping[str, Any],
     device: Any,
@@ -150,14 +166,7 @@ def _record(
     rate = flops / timing.median if flops and timing.median > 0 else None
     vendor = vendor_peak_flops(device.device_kind, dtype)
     return {
-        "schema": SCHEMA_VERSION,
-        "status": "ok",
-        "family": config["family"],
-        "config": {k: v for k, v in config.items() if k != "family"},
-        "backend": device.platform,
-        "device_kind": device.device_kind,
-        "dtype": dtype,
-        "versions": versions(),
+        **record_header(config, device, dtype, "ok"),
         "fit_step_s": timing.median,
         "fit_step_s_min": timing.min,
         "fit_step_s_max": timing.max,

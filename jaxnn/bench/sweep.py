@@ -15,7 +15,7 @@ from typing import Any
 import jax
 
 from jaxnn.bench.cost import estimate_memory, measured_peak_flops
-from jaxnn.bench.measure import SCHEMA_VERSION, measure, versions
+from jaxnn.bench.measure import measure, record_header
 from jaxnn.bench.records import load_records, record_key, save_records
 
 __all__ = ["DTYPES", "add_speedups", "check_dtype", "resolve_backends", "run_sweep"]
@@ -113,17 +113,15 @@ def add_speedups(records: list[dict[str, Any]]) -> None:
 
 
 def _skipped(config: Mapping[str, Any], device: Any, dtype: str, reason: str) -> dict[str, Any]:
-    return {
-        "schema": SCHEMA_VERSION,
-        "status": "skipped",
-        "reason": reason,
-        "family": config["family"],
-        "config": {k: v for k, v in config.items() if k != "family"},
-        "backend": device.platform,
-        "device_kind": device.device_kind,
-        "dtype": dtype,
-        "versions": versions(),
-    }
+    return {**record_header(config, device, dtype, "skipped"), "reason": reason}
+
+
+def _key(config: Mapping[str, Any], device: Any, dtype: str) -> str:
+    """:func:`record_key` of the record that ``config`` on ``device`` in ``dtype`` will give."""
+    fields = {k: v for k, v in config.items() if k != "family"}
+    return record_key(
+        {"family": config["family"], "config": fields, "dtype": dtype, "backend": device.platform}
+    )
 
 
 def run_sweep(
@@ -183,12 +181,12 @@ def run_sweep(
     done = {record_key(r) for r in records}
     for device in devices:
         for dtype in dtypes:
+            todo = [c for c in configs if _key(c, device, dtype) not in done]
+            if not todo:  # all resumed: no peak to measure
+                continue
             peak = measured_peak_flops(device, dtype, size=peak_size, clock=clock)
             limit = memory_limit or _memory_limit(device)
-            for config in configs:
-                key = record_key({**_skipped(config, device, dtype, "")})
-                if key in done:
-                    continue
+            for config in todo:
                 needed = estimate_memory(config, dtype)
                 if limit and needed > limit:
                     reason = (
