@@ -112,10 +112,7 @@ def bench(
 
 def _plots(records: list[dict], folder: Path) -> list[Path]:
     """The roofline, throughput and speedup plots as PNG, when matplotlib is installed."""
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        note('bench: no plots (they need matplotlib: pip install "jaxnn[plot]").')
+    if not _have_matplotlib("bench: no plots"):
         return []
     from jaxnn.bench.plots import plot_roofline, plot_throughput
 
@@ -129,6 +126,16 @@ def _plots(records: list[dict], folder: Path) -> list[Path]:
     if not speedups and any(r.get("status") == "ok" for r in records):
         note("bench: no speedup heat map: only the CPU was measured.")
     return paths + speedups
+
+
+def _have_matplotlib(missing: str) -> bool:
+    """Whether matplotlib imports; if not, says ``missing`` and how to install it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        note(f'{missing} (they need matplotlib: pip install "jaxnn[plot]").')
+        return False
+    return True
 
 
 def _speedup_plots(
@@ -177,11 +184,7 @@ def compare_command(a: str, b: str, out: str | None) -> None:
     folder = Path(out)
     write_atomic(folder / "compare.md", (table + "\n").encode())
     written = [folder / "compare.md"]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        note('bench compare: no heat maps (they need matplotlib: pip install "jaxnn[plot]").')
-    else:
+    if _have_matplotlib("bench compare: no heat maps"):
         written += _speedup_plots(
             rows, folder, "examples_per_s_ratio", None, "examples/s, B / A", prefix="compare"
         )

@@ -95,6 +95,29 @@ def _check_numeric(a: Any, name: str, where: str) -> None:
         )
 
 
+def unpack(data: Any, sample_weight: Any, *, where: str, need_y: bool = True) -> tuple:
+    """``(x, y, sample_weight)`` from the ``data`` that fit, evaluate and predict take, unchecked.
+
+    ``data`` is ``(x, y)``, ``(x, y, sample_weight)`` or (with ``need_y=False``) ``x`` alone;
+    ``sample_weight`` may come in ``data`` or as the argument, not both.
+
+    Example:
+        >>> unpack(("x", "y", "w"), None, where="fit")
+        ('x', 'y', 'w')
+    """
+    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
+        x, y = data[0], data[1]
+        if len(data) == 3:
+            if sample_weight is not None:
+                raise ValueError(f"{where}: sample_weight is given twice, in data and as argument.")
+            sample_weight = data[2]
+        return x, y, sample_weight
+    if not need_y and not isinstance(data, (tuple, list)):
+        return data, None, sample_weight
+    expected = "(x, y) or (x, y, sample_weight)" if need_y else "x"
+    raise ValueError(f"{where}: data must be {expected}; got {type(data).__name__}.")
+
+
 def check_arrays(data: Any, sample_weight: Any, *, where: str, need_y: bool = True) -> Arrays:
     """Checks ``(x, y)`` or ``(x, y, sample_weight)`` and returns them as :class:`Arrays`.
 
@@ -109,17 +132,7 @@ def check_arrays(data: Any, sample_weight: Any, *, where: str, need_y: bool = Tr
         >>> len(a), a.w.tolist()
         (3, [1.0, 1.0, 1.0])
     """
-    if isinstance(data, (tuple, list)) and len(data) in (2, 3):
-        x, y = data[0], data[1]
-        if len(data) == 3:
-            if sample_weight is not None:
-                raise ValueError(f"{where}: sample_weight is given twice, in data and as argument.")
-            sample_weight = data[2]
-    elif not need_y and not isinstance(data, (tuple, list)):
-        x, y = data, None
-    else:
-        expected = "(x, y) or (x, y, sample_weight)" if need_y else "x"
-        raise ValueError(f"{where}: data must be {expected}; got {type(data).__name__}.")
+    x, y, sample_weight = unpack(data, sample_weight, where=where, need_y=need_y)
     x = _as_array(x)
     if x.ndim < 1:
         raise ValueError(f"{where}: x needs a batch axis; got a scalar.")

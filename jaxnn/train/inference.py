@@ -167,10 +167,9 @@ def evaluate(
                 f"returned by fit brings its own)."
             )
         loss, metrics = remembered.loss, remembered.metrics
-    first = data[0] if isinstance(data, (tuple, list)) and data else data
-    on_devices = split.is_split(first, placement, where=where)
+    on_devices = split.is_split_data(data, placement, where=where)
     if on_devices:
-        _refuse_streaming(data_on_device, where)
+        split.refuse_streaming(data_on_device, where=where)
         arrays, _ = split.split_arrays(data, sample_weight, placement, where=where)
     else:
         arrays = data_lib.check_arrays(data, sample_weight, where=where)
@@ -192,14 +191,6 @@ def evaluate(
         split_mesh=placement if on_devices else None,
     )
     return run_evaluation(evaluator, train_state, arrays, resident=resident)
-
-
-def _refuse_streaming(data_on_device: Any, where: str) -> None:
-    if data_on_device is False:
-        raise ValueError(
-            f"{where}: data_on_device=False streams from the host, and x is already split over "
-            f"the devices; leave data_on_device at 'auto'."
-        )
 
 
 def to_python(logs: dict[str, Array]) -> dict[str, Any]:
@@ -253,7 +244,7 @@ def predict(
     placement = distributed.resolve_mesh(devices, mesh, where=where)
     on_devices = split.is_split(x, placement, where=where)
     if on_devices and placement is not None:  # each device predicts its own rows
-        _refuse_streaming(data_on_device, where)
+        split.refuse_streaming(data_on_device, where=where)
         split.split_inputs(x, placement, where=where)
         batch_size = data_lib.check_batch_size(batch_size, x.shape[0], where=where, warn=False)
         batch_size = distributed.padded_batch_size(batch_size, placement)

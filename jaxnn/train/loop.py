@@ -118,8 +118,7 @@ def _split_data(
     if validation_data is None:
         return arrays, None, None
     where = "fit validation_data"
-    first = validation_data[0] if isinstance(validation_data, (tuple, list)) else validation_data
-    if split_lib.is_split(first, placement, where=where):
+    if split_lib.is_split_data(validation_data, placement, where=where):
         val, local = split_lib.split_arrays(validation_data, None, placement, where=where)
         return arrays, val, local
     val = data_lib.check_arrays(validation_data, None, where=where)
@@ -296,8 +295,7 @@ def fit(
     where = "fit"
     placement = distributed.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
-    first = data[0] if isinstance(data, (tuple, list)) and data else data
-    on_devices = split_lib.is_split(first, placement, where=where)  # each device: its own rows
+    on_devices = split_lib.is_split_data(data, placement, where=where)  # each device: own rows
     if on_devices:
         arrays, local = split_lib.split_arrays(data, sample_weight, placement, where=where)
         if validation_split is not None:
@@ -305,9 +303,7 @@ def fit(
                 "fit: validation_split needs the whole data set in every process, and x is "
                 "split over the devices; give validation_data (whole, or split the same way)."
             )
-        if data_on_device is False:
-            raise ValueError("fit: data_on_device=False streams from the host, and x is already "
-                             "split over the devices; leave data_on_device at 'auto'.")  # fmt: skip
+        split_lib.refuse_streaming(data_on_device, where=where)
     else:
         arrays = local = data_lib.check_arrays(data, sample_weight, where=where)
     loss_fn = losses_lib.get(loss)

@@ -36,9 +36,11 @@ __all__ = [
     "agreed",
     "block_indices",
     "is_split",
+    "is_split_data",
     "local_gather",
     "local_predict",
     "local_rows",
+    "refuse_streaming",
     "split_arrays",
     "split_inputs",
 ]
@@ -82,6 +84,25 @@ def is_split(x: Any, mesh: Any, *, where: str) -> bool:
             f"pass the same mesh= (or devices=) and {_HOW}."
         )
     return False
+
+
+def is_split_data(data: Any, mesh: Any, *, where: str) -> bool:
+    """:func:`is_split` for ``x`` of ``data`` (``(x, y[, sample_weight])`` or ``x`` alone)."""
+    first = data[0] if isinstance(data, (tuple, list)) and data else data
+    return is_split(first, mesh, where=where)
+
+
+def refuse_streaming(data_on_device: Any, *, where: str) -> None:
+    """Split data is on its devices already: ``data_on_device=False`` is refused.
+
+    Raises:
+        ValueError: For ``data_on_device=False``, with the reason.
+    """
+    if data_on_device is False:
+        raise ValueError(
+            f"{where}: data_on_device=False streams from the host, and x is already split over "
+            f"the devices; leave data_on_device at 'auto'."
+        )
 
 
 def local_rows(a: Any) -> np.ndarray:
@@ -130,14 +151,7 @@ def split_arrays(
         ValueError: For an array that is not split like ``x`` (named), rows that do not divide
             over the devices, or what :func:`~jaxnn.train.data.check_arrays` refuses.
     """
-    if not (isinstance(data, (tuple, list)) and len(data) in (2, 3)):
-        raise ValueError(f"{where}: data must be (x, y) or (x, y, sample_weight); got "
-                         f"{type(data).__name__}.")  # fmt: skip
-    x, y = data[0], data[1]
-    if len(data) == 3:
-        if sample_weight is not None:
-            raise ValueError(f"{where}: sample_weight is given twice, in data and as argument.")
-        sample_weight = data[2]
+    x, y, sample_weight = data_lib.unpack(data, sample_weight, where=where)
     _check_rows(x, mesh, where)
     if sample_weight is None:
         sample_weight = jax.jit(
