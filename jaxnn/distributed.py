@@ -314,6 +314,23 @@ def _as_int(value: Any, name: str) -> int:
         raise ValueError(f"initialize: {name} must be an int; got {value!r}.") from None
 
 
+def _check_same_rows(rows: int, *, where: str) -> None:
+    """Every process must hold ``rows`` rows (a collective: every process calls it).
+
+    Raises:
+        ValueError: In every process, naming each process's count, if they differ.
+    """
+    from jax.experimental import multihost_utils
+
+    counts = np.asarray(multihost_utils.process_allgather(np.array([rows], np.int64))).reshape(-1)
+    if len(set(counts.tolist())) > 1:
+        raise ValueError(
+            f"{where}: every process must feed the same number of rows; got {counts.tolist()} "
+            f"(process {jax.process_index()} has {rows}). Drop or pad rows so the shards are "
+            f"equal."
+        )
+
+
 def process_local_array(local: Any, mesh: Mesh) -> jax.Array:
     """One global array, split by rows over ``mesh``, from every process's own rows.
 
@@ -332,24 +349,15 @@ def process_local_array(local: Any, mesh: Mesh) -> jax.Array:
         ValueError: If the processes hold different numbers of rows (each count named), or a
             process's rows do not divide over its devices of the mesh.
     """
-    from jax.experimental import multihost_utils
-
     local = np.asarray(local)
-    counts = np.asarray(
-        multihost_utils.process_allgather(np.array([local.shape[0]], np.int64))
-    ).reshape(-1)
-    if len(set(counts.tolist())) > 1:
-        raise ValueError(
-            f"process_local_array: every process must feed the same number of rows; got "
-            f"{counts.tolist()} (process {jax.process_index()} has {local.shape[0]}). Drop or "
-            f"pad rows so the shards are equal."
-        )
+    rows = local.shape[0] if local.ndim else 0
+    _check_same_rows(rows, where="process_local_array")
     mine = sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
-    if local.ndim == 0 or local.shape[0] % mine:
-        rows = local.shape[0] if local.ndim else "no"
+    if local.ndim == 0 or rows % mine:
         raise ValueError(
-            f"process_local_array: process {jax.process_index()} has {rows} rows for its {mine} "
-            f"devices of the mesh; each device needs the same number: give a multiple of {mine}."
+            f"process_local_array: process {jax.process_index()} has {rows or 'no'} rows for its "
+            f"{mine} devices of the mesh; each device needs the same number: give a multiple of "
+            f"{mine}."
         )
     return jax.make_array_from_process_local_data(batch_sharding(mesh), local)
 
@@ -387,15 +395,7 @@ def all_rows(*local: Any) -> Any:
             f"all_rows: expected one or more arrays with the same number of rows (at least 1); "
             f"got shapes {got}."
         )
-    counts = np.asarray(multihost_utils.process_allgather(np.array([rows[0]], np.int64))).reshape(
-        -1
-    )
-    if len(set(counts.tolist())) > 1:
-        raise ValueError(
-            f"all_rows: every process must feed the same number of rows; got {counts.tolist()} "
-            f"(process {jax.process_index()} has {rows[0]}). Drop or pad rows so the shards are "
-            f"equal."
-        )
+    _check_same_rows(rows[0], where="all_rows")
     joined = tuple(np.asarray(multihost_utils.process_allgather(a, tiled=True)) for a in arrays)
     return joined[0] if len(joined) == 1 else joined
 
