@@ -65,6 +65,24 @@ def gather(data: Any, rows: Array) -> Any:
     return jax.tree.map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), data)
 
 
+def _row_access(n: int, batch_size: int, split_mesh: Any) -> tuple[Callable, Callable]:
+    """``(take(data, rows), batches(key))``: how a pass gathers its rows and lays out batches.
+
+    Data whole on every device: :func:`gather` and :func:`~jaxnn.train.data.epoch_indices`.
+    Data split by rows over ``split_mesh``: each device's own block
+    (:func:`~jaxnn.train.split.local_gather`, :func:`~jaxnn.train.split.block_indices`).
+    """
+    if split_mesh is None:
+        return gather, functools.partial(epoch_indices, n, batch_size)
+    from jaxnn.train import split
+
+    blocks = split_mesh.shape["data"]
+    return (
+        functools.partial(split.local_gather, mesh=split_mesh, n=n),
+        functools.partial(split.block_indices, n, batch_size, blocks),
+    )
+
+
 def split_rows(tree: Any, sharding: Any) -> Any:
     """``tree``'s arrays split by rows over the devices of ``sharding`` (as is for ``None``).
 
@@ -144,12 +162,7 @@ class Trainer:
         """
         step = _guarded(update)
         steps = num_steps(n, batch_size)
-        take: Callable[[Any, Array], Any] = gather
-        if split_mesh is not None:
-            from jaxnn.train import split
-
-            blocks = split_mesh.shape["data"]
-            take = functools.partial(split.local_gather, mesh=split_mesh, n=n)
+        take, batches = _row_access(n, batch_size, split_mesh)
 
         def scan_steps(
             ts: TrainState, guard: Guard, data: Any, xs: Any, epoch: Any
@@ -171,10 +184,7 @@ class Trainer:
             return ts, guard, stats
 
         def indices(key: Array, epoch: Any) -> tuple[Array, Array]:
-            epoch_key = jax.random.fold_in(key, epoch) if shuffle else None
-            if split_mesh is not None:
-                return split.block_indices(n, batch_size, blocks, epoch_key)
-            return epoch_indices(n, batch_size, epoch_key)
+            return batches(jax.random.fold_in(key, epoch) if shuffle else None)
 
         def run_epochs(
             ts: TrainState, guard: Guard, data: Any, val: Any, key: Array, first: Any, count: Any
@@ -276,21 +286,14 @@ class Evaluator:
         With ``split_mesh`` each batch takes rows of every device's block side by side, which
         changes only the order in which the statistics are summed.
         """
-        take: Callable[[Any, Array], Any] = gather
-        batches = functools.partial(epoch_indices, n, batch_size, None)
-        if split_mesh is not None:
-            from jaxnn.train import split
-
-            take = functools.partial(split.local_gather, mesh=split_mesh, n=n)
-            blocks = split_mesh.shape["data"]
-            batches = functools.partial(split.block_indices, n, batch_size, blocks, None)
+        take, batches = _row_access(n, batch_size, split_mesh)
 
         def stats_of(ts: TrainState, batch: Any, mask: Array) -> Stats:
             x, y, w, mask = split_rows((*batch, mask), batch_sharding)
             return objective(ts.params, ts.state, x, y, w * mask, ts.key, False, mask > 0)[1][1]
 
         def pass_stats(ts: TrainState, data: Any) -> Stats:
-            idx, mask = batches()
+            idx, mask = batches(None)
 
             def body(carry: None, rows_mask: tuple[Array, Array]) -> tuple[None, Stats]:
                 return carry, stats_of(ts, take(data, rows_mask[0]), rows_mask[1])
