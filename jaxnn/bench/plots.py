@@ -234,9 +234,11 @@ def plot_speedup(
     bar = fig.colorbar(image, ax=axes, label=label, shrink=0.9)
     low, high = float(np.exp(-span)), float(np.exp(span))
     ticks = [t for t in _NICE if low <= t <= high]
+    if len(ticks) < 3:  # a narrow range: its ends and 1x
+        ticks = [low, 1.0, high]
     bar.ax.yaxis.set_major_locator(FixedLocator(ticks))
     bar.ax.yaxis.set_minor_locator(NullLocator())
-    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.2g}x"))
     return fig
 
 

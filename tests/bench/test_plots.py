@@ -89,3 +89,12 @@ def test_a_speedup_needs_a_second_backend_and_a_known_family():
         plot_speedup(RECORDS, "fc")  # the CPU alone
     with pytest.raises(ValueError, match="family must be one of .*; got 'mlp'"):
         speedup_grids(RECORDS, "mlp")
+
+
+def test_a_narrow_speedup_range_still_labels_both_ends_and_1x():
+    _, both = _with_a_faster_twin(RECORDS, lambda c: 0.9 if c["batch"] < 100 else 1.2)
+    fig = plot_speedup(both, "fc")
+    bar = next(ax for ax in fig.axes if ax.get_label() == "<colorbar>")
+    fig.canvas.draw()
+    labels = [t.get_text() for t in bar.yaxis.get_ticklabels()]
+    assert labels == ["0.83x", "1x", "1.2x"]  # 1/1.2, 1 and 1.2: the ends of the log scale
