@@ -11,14 +11,17 @@ import click
 
 __all__ = [
     "DEBUG_KEY",
+    "UNSAFE_KEY",
     "USER_ERRORS",
     "UserError",
     "debug_option",
     "did_you_mean",
     "format_table",
     "list_files",
+    "load_saved",
     "note",
     "unknown_name",
+    "unsafe_option",
 ]
 
 # What the library raises for a user's mistake (DESIGN.md: every public function checks what a
@@ -136,3 +139,45 @@ debug_option = click.option(
     callback=_set_debug,
     help="Show the full traceback of an error.",
 )
+
+
+UNSAFE_KEY = "jaxnn.unsafe"
+
+
+def _set_unsafe(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    del param
+    if value:
+        ctx.meta[UNSAFE_KEY] = True
+    return value
+
+
+unsafe_option = click.option(
+    "--unsafe",
+    is_flag=True,
+    expose_value=False,
+    callback=_set_unsafe,
+    help="Trust the model file: let it name any importable function (it may run code).",
+)
+
+
+def load_saved(path: Path) -> Any:
+    """:func:`jaxnn.load_model` for a command: safe unless ``--unsafe`` was given (warned).
+
+    Raises:
+        UserError: For a file that safe loading refuses or that is damaged (the library's
+            message, which names the file, the entry and the way to trust it).
+    """
+    from jaxnn.models import load_model
+
+    ctx = click.get_current_context(silent=True)
+    unsafe = bool(ctx is not None and ctx.meta.get(UNSAFE_KEY))
+    if unsafe:
+        note(
+            f"warning: --unsafe: loading {str(path)!r} may import and run any code it names; "
+            f"use it only for a file you trust."
+        )
+    try:
+        return load_model(path, safe_mode=not unsafe)
+    except ValueError as error:
+        message = str(error).replace("safe_mode=False (the command: --unsafe)", "--unsafe")
+        raise UserError(message) from None

@@ -9,11 +9,10 @@ from typing import Any
 import click
 import numpy as np
 
-from jaxnn.cli.common import UserError, debug_option
+from jaxnn.cli.common import UserError, debug_option, load_saved, unsafe_option
 from jaxnn.cli.datasets import Dataset, Preprocessing, load_run_data
 from jaxnn.cli.models import adapt_targets, trained_loss
 from jaxnn.cli.rundir import open_run
-from jaxnn.models import load_model
 from jaxnn.train import evaluate as evaluate_model
 
 __all__ = ["check_input_shape", "evaluate"]
@@ -70,13 +69,14 @@ def _split(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 @debug_option
+@unsafe_option
 def evaluate(run: Path, split: str, batch_size: int, as_json: bool, **data: Any) -> None:
     """Evaluate a trained model: loss and metrics on its test split or other data.
 
     Example: jaxnn evaluate runs/demo --split all
     """
     found = open_run(run)
-    saved = load_model(found.model_path)
+    saved = load_saved(found.model_path)
     dataset = load_run_data(found.config, Preprocessing.read(found.folder), **data)
     x, y = _split(dataset, split)
     check_input_shape(x.shape, saved.input_shape, f"{dataset.name!r}")

@@ -10,12 +10,11 @@ from typing import Any
 
 import click
 
-from jaxnn.cli.common import UserError, debug_option, list_files, note
+from jaxnn.cli.common import UserError, debug_option, list_files, load_saved, note, unsafe_option
 from jaxnn.cli.datasets import Dataset, Preprocessing, load_run_data
 from jaxnn.cli.models import LOGIT_LOSSES, loss_name, predicted_classes, trained_loss
 from jaxnn.cli.rundir import PLOT_FILES, open_run
 from jaxnn.core import Layer
-from jaxnn.models import load_model
 from jaxnn.train import predict
 
 __all__ = ["draw_plots", "plot", "viz_module"]
@@ -113,6 +112,7 @@ def draw_plots(
 )
 @click.option("--overwrite", is_flag=True, help="Replace plots that already exist.")
 @debug_option
+@unsafe_option
 def plot(run: Path, out: Path | None, overwrite: bool) -> None:
     """Redraw a run's plots: history, decision boundary, confusion matrix, samples.
 
@@ -127,7 +127,7 @@ def plot(run: Path, out: Path | None, overwrite: bool) -> None:
             f"them, or --out DIR to write elsewhere."
         )
     viz_module()
-    saved = load_model(found.model_path)
+    saved = load_saved(found.model_path)
     dataset = load_run_data(found.config, Preprocessing.read(found.folder))
     out_shape = tuple(saved.metadata["output_shape"])
     loss = trained_loss(found.config, saved.fit_kwargs, out_shape, dataset)

@@ -12,12 +12,11 @@ import click
 import numpy as np
 
 from jaxnn.checkpoint import write_atomic
-from jaxnn.cli.common import UserError, debug_option, list_files
+from jaxnn.cli.common import UserError, debug_option, list_files, load_saved, unsafe_option
 from jaxnn.cli.datasets import Preprocessing
 from jaxnn.cli.evaluate import check_input_shape
 from jaxnn.cli.models import CLASSIFICATION_LOSSES, loss_name, predicted_classes, probabilities
 from jaxnn.cli.rundir import open_run
-from jaxnn.models import load_model
 from jaxnn.train import predict as predict_model
 
 __all__ = ["predict", "read_inputs"]
@@ -156,6 +155,7 @@ def _write(path: Path, columns: list[str], values: np.ndarray, labels: list[str]
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @click.option("--batch-size", type=click.IntRange(1), default=256, show_default=True)
 @debug_option
+@unsafe_option
 def predict(
     run: Path, inputs: Path, out: Path | None, raw: bool, overwrite: bool, batch_size: int
 ) -> None:
@@ -173,7 +173,7 @@ def predict(
         if out.exists() and not overwrite:
             raise UserError(f"{str(out)!r} exists: pass --overwrite to replace it.")
     found = open_run(run)
-    saved = load_model(found.model_path)
+    saved = load_saved(found.model_path)
     preprocessing = Preprocessing.read(found.folder)
     if preprocessing is not None and inputs.suffix.lower() == ".csv":
         x = _fit_shape(preprocessing.transform(inputs), saved.input_shape, inputs)

@@ -8,11 +8,10 @@ from typing import Any
 
 import click
 
-from jaxnn.cli.common import UserError, debug_option
+from jaxnn.cli.common import UserError, debug_option, load_saved, unsafe_option
 from jaxnn.cli.datasets import load_dataset
 from jaxnn.cli.models import is_model_file, load_source
 from jaxnn.cli.rundir import open_run
-from jaxnn.models import load_model
 from jaxnn.models import summary as summarize
 
 __all__ = ["parse_shape", "summary"]
@@ -53,7 +52,7 @@ def _is_run(target: str) -> bool:
 
 
 def _from_run(target: str) -> tuple[Any, tuple[int, ...], dict[str, Any]]:
-    saved = load_model(open_run(target).model_path)
+    saved = load_saved(open_run(target).model_path)
     params = {"params": saved.train_state.params, "state": saved.train_state.state}
     return saved.model, saved.input_shape, params
 
@@ -94,6 +93,7 @@ def _input_shape(input_shape: str | None, data: str | None) -> tuple[int, ...]:
     help="Rows per batch for counting FLOPs.",
 )
 @debug_option
+@unsafe_option
 def summary(
     target: str, input_shape: str | None, data: str | None, dtype: str | None, batch_size: int
 ) -> None:

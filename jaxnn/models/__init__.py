@@ -1,8 +1,13 @@
 """Whole models: the model file, configs, summaries, diagrams and feature extraction."""
 
-from jaxnn.models.config import from_config, register_layer, to_config
+from jaxnn.models.config import from_config, to_config
 from jaxnn.models.features import OUTPUT_KEY, Submodel, intermediates, layer_paths, submodel
 from jaxnn.models.file import SavedModel, load_model, save_model
+from jaxnn.models.functions import (
+    register_function,
+    register_layer,
+    serializable_functions,
+)
 from jaxnn.models.plot import model_to_dot, plot_model
 from jaxnn.models.summary import Row, Summary, summary
 
@@ -18,8 +23,10 @@ __all__ = [
     "load_model",
     "model_to_dot",
     "plot_model",
+    "register_function",
     "register_layer",
     "save_model",
+    "serializable_functions",
     "submodel",
     "summary",
     "to_config",

@@ -7,61 +7,66 @@ as small tagged objects:
 =====================================  ==================================================
 value                                  JSON
 =====================================  ==================================================
-a function (``jnp.tanh``, ``my.f``)    ``{"__function__": "jax.numpy:tanh"}`` (import path)
-``functools.partial(f, a=1)``          ``{"__function__": "...", "args": [], "kwargs": {...}}``
+a function of the table (``jnp.tanh``)  ``{"__function__": "jax.numpy:tanh"}``
 a registered function or type          ``{"__registered__": "my_act"}``
+``functools.partial(f, a=1)``          ``{"__function__": "...", "args": [], "kwargs": {...}}``
 a layer argument (a wrapped layer)     ``{"__layer__": {...its config...}}``
 a tuple                                ``{"__tuple__": [...]}``
 a dtype                                ``{"__dtype__": "float32"}``
 =====================================  ==================================================
 
-A lambda, a closure, a function defined in ``__main__`` or a hand-built :class:`~jaxnn.Layer`
-without a config cannot be described; :func:`to_config` refuses it and names it. A user's own
-layer type is made describable with :func:`register_layer`.
+Only functions that :func:`jaxnn.load_model` may call in safe mode are written: those of the
+table in :mod:`jaxnn.models.functions` and those registered with
+:func:`~jaxnn.models.functions.register_function`; ``partial`` arguments must be JSON values.
+Anything else (a lambda, a closure, an unregistered function, a hand-built
+:class:`~jaxnn.Layer` without a config) is refused by :func:`to_config`, which names it, so
+that every file jaxnn writes loads safely. A user's own layer type is made describable with
+:func:`register_layer`.
+
+Reading is the reverse, and a file is untrusted: a function is looked up in the table or the
+registry, never imported (unless ``safe_mode=False``); a tag the table above does not list, a
+function where data belongs, or a dtype that is not numeric is refused with the entry's path.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from jaxnn.core import Layer, lift
-
-__all__ = [
-    "from_config",
-    "function_path",
-    "register_layer",
-    "registered_types",
-    "to_config",
-]
-
-# Modules whose public functions are stored by their public name (jax.nn:relu, not the private
-# module that defines it).
-_PUBLIC_MODULES = (
-    "jaxnn.activations",
-    "jaxnn.losses",
-    "jaxnn.initializers",
-    "jax.numpy",
-    "jax.nn",
-    "jax.lax",
-    "jax.scipy.special",
-    "numpy",
+from jaxnn.models import functions
+from jaxnn.models.functions import (
+    function_name,
+    registered_types,
+    resolve_function,
+    resolve_registered,
 )
-# Packages from which load_model imports a function without safe_mode=False.
-_TRUSTED = ("jax", "jaxnn", "numpy", "optax", "flax")
+
+__all__ = ["from_config", "to_config"]
+
 _COMBINATORS = ("serial", "parallel", "residual")
-_REGISTERED: dict[str, Callable[..., Any]] = {}
+# dtypes a file may name (``{"__dtype__": ...}``, a layer's ``dtype``): numeric ones only.
+DTYPES = (
+    "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float16", "bfloat16", "float32", "float64", "complex64", "complex128",
+)  # fmt: skip
+_TAGS = {
+    "__function__": {"args", "kwargs"},
+    "__registered__": {"args", "kwargs"},
+    "__layer__": set(),
+    "__tuple__": set(),
+    "__dtype__": set(),
+}
 
 _FIX = (
-    "Build it from jaxnn's layers, decorate its constructor with @jaxnn.register_layer, define "
-    "the function at module level in an importable module, or save it anyway and load the "
-    "weights into the model you build in code with load_model(path, model=...)"
+    "Build it from jaxnn's layers and the functions of jaxnn.models.serializable_functions(), "
+    "decorate your function with @jaxnn.register_function (a layer constructor with "
+    "@jaxnn.register_layer), or save it anyway and load the weights into the model you build in "
+    "code with load_model(path, model=...)"
 )
 
 
@@ -71,114 +76,52 @@ def _builtin_types() -> dict[str, Callable[..., Layer]]:
     return {name: getattr(layers, name) for name in layers.__all__}
 
 
-def registered_types() -> list[str]:
-    """The names of the layer types and functions registered with :func:`register_layer`.
-
-    Example:
-        >>> isinstance(registered_types(), list)
-        True
-    """
-    return sorted(_REGISTERED)
-
-
-def register_layer(constructor: Callable | None = None, *, name: str | None = None) -> Any:
-    """Registers a user's layer constructor (or function) so that models using it can be saved.
-
-    Like Keras' ``register_keras_serializable``. A decorated constructor records the arguments
-    of each call as the returned layer's config (when the layer has none), so
-    :func:`jaxnn.load_model` can call it again; a decorated plain function (an activation used
-    as a layer) is stored by its registered name. The code that registers must run before
-    ``load_model`` reads a file that uses it. Arguments must be JSON values, functions, tuples,
-    dtypes or layers.
-
-    Args:
-        constructor: The function to register (when used as ``@register_layer``).
-        name: The type name in saved files (default: the function's ``__name__``).
-
-    Returns:
-        The wrapped constructor (or, called with only ``name``, a decorator).
-
-    Raises:
-        ValueError: If ``name`` is a built-in layer type.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> from jaxnn import Layer
-        >>> @register_layer
-        ... def Times(factor, *, name="times"):
-        ...     def init(key, input_shape):
-        ...         return input_shape, {}, {}
-        ...     def apply(params, state, x, *, key=None, train=False):
-        ...         return factor * x, state
-        ...     return Layer(init, apply, name)
-        >>> Times(3.0).config
-        {'type': 'Times', 'factor': 3.0, 'name': 'times'}
-        >>> from_config(to_config(Times(2.0))).apply({}, {}, jnp.ones(2))[0]
-        Array([2., 2.], dtype=float32)
-    """
-
-    def register(fn: Callable) -> Callable:
-        type_name = name or fn.__name__
-        if type_name in _builtin_types() or type_name in (*_COMBINATORS, "function"):
-            raise ValueError(
-                f"register_layer: {type_name!r} is a built-in layer type; pass another "
-                f"name=... for {fn!r}."
-            )
-        signature = inspect.signature(fn)
-
-        @functools.wraps(fn)
-        def build(*args: Any, **kwargs: Any) -> Any:
-            out = fn(*args, **kwargs)
-            if isinstance(out, Layer) and out.config is None:
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                out = out._replace(config={"type": type_name, **bound.arguments})
-            return out
-
-        _REGISTERED[type_name] = build
-        return build
-
-    return register if constructor is None else register(constructor)
-
-
-def _resolve(module: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def function_path(fn: Any) -> str | None:
-    """The ``"module:name"`` that imports back to ``fn`` itself, or ``None`` if there is none.
-
-    Public jax and jaxnn names come first (``jax.nn:relu``, not jax's private module); a
-    lambda, a closure or a function of ``__main__`` has none.
-
-    Example:
-        >>> import jax, jax.numpy as jnp
-        >>> function_path(jnp.tanh), function_path(jax.nn.relu), function_path(lambda x: x)
-        ('jax.numpy:tanh', 'jax.nn:relu', None)
-    """
-    for public_name in _PUBLIC_MODULES:
-        public = sys.modules.get(public_name)
-        if public is None:
-            continue
-        for attr, value in vars(public).items():
-            if value is fn and not attr.startswith("_"):
-                return f"{public_name}:{attr}"
-    module, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", None)
-    if not module or not qualname or "<" in qualname or module == "__main__":
-        return None
-    try:
-        return f"{module}:{qualname}" if _resolve(module, qualname) is fn else None
-    except (ImportError, AttributeError):
-        return None
-
-
 def _describe_function(fn: Any) -> str:
-    where = getattr(getattr(fn, "__code__", None), "co_filename", None)
-    line = getattr(getattr(fn, "__code__", None), "co_firstlineno", None)
-    return f"{fn!r}" + (f" (defined at {where}:{line})" if where else "")
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return f"{fn!r}"
+    return f"{fn!r} (defined at {code.co_filename}:{code.co_firstlineno})"
+
+
+def _encode_data(value: Any, where: str) -> Any:
+    """A partial's argument: JSON values, tuples and dtypes only (never a function)."""
+    encoded = _encode(value, where)
+    if _holds_function(encoded):
+        raise ValueError(
+            f"save_model: {where} passes the function {value!r} as an argument of a partial; a "
+            f"model file keeps only JSON values there (numbers, strings, booleans, lists), so "
+            f"that loading it never calls a function the file chose. Register a function that "
+            f"takes no function argument with @jaxnn.register_function."
+        )
+    return encoded
+
+
+def _holds_function(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_holds_function(v) for v in value)
+    if isinstance(value, dict):
+        tagged = "__function__" in value or "__registered__" in value or "__layer__" in value
+        return tagged or any(_holds_function(v) for v in value.values())
+    return False
+
+
+def _encode_function(fn: Any, where: str) -> dict[str, Any]:
+    if isinstance(fn, functools.partial):
+        return {
+            **_encode_function(fn.func, where),
+            "args": [_encode_data(v, f"{where} partial argument {i}") for i, v in
+                     enumerate(fn.args)],
+            "kwargs": {k: _encode_data(v, f"{where} partial argument {k!r}") for k, v in
+                       fn.keywords.items()},
+        }  # fmt: skip
+    ref = function_name(fn)
+    if ref is None:
+        raise ValueError(
+            f"save_model: {where} is the function {_describe_function(fn)}, which a model file "
+            f"may not name: safe loading calls only the functions of a fixed table and those "
+            f"registered by the program. {_FIX}."
+        )
+    return ref
 
 
 def _encode(value: Any, where: str) -> Any:
@@ -195,33 +138,14 @@ def _encode(value: Any, where: str) -> Any:
         return [_encode(v, where) for v in value]
     if isinstance(value, Mapping):
         return {str(k): _encode(v, f"{where}[{k!r}]") for k, v in value.items()}
-    if isinstance(value, np.dtype):
-        return {"__dtype__": value.name}
-    if isinstance(value, functools.partial):
-        return {
-            "__function__": _encode_function(value.func, where),
-            "args": [_encode(v, where) for v in value.args],
-            "kwargs": {k: _encode(v, where) for k, v in value.keywords.items()},
-        }
+    if isinstance(value, np.dtype) or (isinstance(value, type) and issubclass(value, np.generic)):
+        return {"__dtype__": np.dtype(value).name}
     if callable(value):
-        for registered, fn in _REGISTERED.items():
-            if fn is value:
-                return {"__registered__": registered}
-        return {"__function__": _encode_function(value, where)}
+        return _encode_function(value, where)
     raise ValueError(
         f"save_model: {where} holds {type(value).__name__} {value!r}, which a model file cannot "
         f"describe. {_FIX}."
     )
-
-
-def _encode_function(fn: Any, where: str) -> str:
-    path = function_path(fn)
-    if path is None:
-        raise ValueError(
-            f"save_model: {where} is the function {_describe_function(fn)}, which cannot be "
-            f"imported by name (a lambda, a closure, or a function of __main__). {_FIX}."
-        )
-    return path
 
 
 def to_config(layer: Layer, *, where: str | None = None) -> dict[str, Any]:
@@ -265,60 +189,72 @@ def to_config(layer: Layer, *, where: str | None = None) -> dict[str, Any]:
     return {k: _encode(v, f"{where} argument {k!r}") for k, v in config.items()}
 
 
-def _import_function(path: Any, safe_mode: bool) -> Any:
-    if not isinstance(path, str) or ":" not in path:
-        raise ValueError(f"load_model: a function reference must be 'module:name'; got {path!r}.")
-    module, qualname = path.split(":", 1)
-    trusted = module.split(".")[0] in _TRUSTED or module in sys.modules
-    if safe_mode and not trusted:
+def _tag(value: dict, where: str) -> str | None:
+    """The tag of a tagged object (``__function__`` ...), checked; ``None`` for a plain dict."""
+    tags = [k for k in value if isinstance(k, str) and k.startswith("__") and k.endswith("__")]
+    if not tags:
+        return None
+    if len(tags) > 1 or tags[0] not in _TAGS or set(value) - {tags[0]} - _TAGS[tags[0]]:
         raise ValueError(
-            f"load_model: the file asks to import {path!r}; module {module!r} is not jax, jaxnn, "
-            f"numpy or optax and is not imported yet, and importing it runs its code. Import it "
-            f"yourself first, or pass safe_mode=False if you trust the file."
+            f"{where} is {_short(value)}, which is not a value a model file may hold: tagged "
+            f"objects are {', '.join(sorted(_TAGS))}, each alone (a function with args and "
+            f"kwargs)."
         )
-    try:
-        return _resolve(module, qualname)
-    except (ImportError, AttributeError) as error:
-        raise ValueError(
-            f"load_model: the file names the function {path!r}, which cannot be imported here "
-            f"({type(error).__name__}: {error}). Install or import the code that defines it."
-        ) from error
+    return tags[0]
 
 
-def _registered(name: Any) -> Any:
-    if name not in _REGISTERED:
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _decode_function(value: dict, tag: str, safe_mode: bool, where: str) -> Any:
+    if tag == "__registered__":
+        fn = resolve_registered(value[tag], where=where)
+    else:
+        fn = resolve_function(value[tag], safe_mode=safe_mode, where=where)
+    if "args" not in value and "kwargs" not in value:
+        return fn
+    args, kwargs = value.get("args", []), value.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        raise ValueError(f"{where}: a partial's args must be a list and kwargs an object.")
+    if safe_mode and (_holds_function(args) or _holds_function(kwargs)):
         raise ValueError(
-            f"load_model: the file uses {name!r}, registered with @jaxnn.register_layer when it "
-            f"was saved, but it is not registered in this program; import the module that "
-            f"registers it first. Registered now: {', '.join(registered_types()) or 'none'}."
+            f"{where}: the arguments of the partial of {value[tag]!r} hold a function or a "
+            f"layer; a model file may pass only JSON values (numbers, strings, booleans, lists) "
+            f"to a function. Nothing was called. If you trust the file, load it with "
+            f"safe_mode=False (the command: --unsafe)."
         )
-    return _REGISTERED[name]
+    args = _decode(args, safe_mode, f"{where} args")
+    kwargs = {k: _decode(v, safe_mode, f"{where} kwargs[{k!r}]") for k, v in kwargs.items()}
+    return functools.partial(fn, *args, **kwargs)
 
 
-def _decode(value: Any, safe_mode: bool) -> Any:
-    """Undoes :func:`_encode`."""
+def _decode(value: Any, safe_mode: bool, where: str = "load_model: config") -> Any:
+    """Undoes :func:`_encode`, calling and importing nothing a file chose (see the module)."""
     if isinstance(value, list):
-        return [_decode(v, safe_mode) for v in value]
+        return [_decode(v, safe_mode, f"{where}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, dict):
         return value
-    if "__function__" in value:
-        fn = _import_function(value["__function__"], safe_mode)
-        if "args" in value or "kwargs" in value:
-            args = _decode(value.get("args", []), safe_mode)
-            return functools.partial(fn, *args, **_decode(value.get("kwargs", {}), safe_mode))
-        return fn
-    if "__registered__" in value:
-        return _registered(value["__registered__"])
-    if "__layer__" in value:
-        return from_config(value["__layer__"], safe_mode=safe_mode)
-    if "__tuple__" in value:
-        return tuple(_decode(v, safe_mode) for v in value["__tuple__"])
-    if "__dtype__" in value:
-        return np.dtype(value["__dtype__"])
-    return {k: _decode(v, safe_mode) for k, v in value.items()}
+    tag = _tag(value, where)
+    if tag in ("__function__", "__registered__"):
+        return _decode_function(value, tag, safe_mode, where)
+    if tag == "__layer__":
+        return from_config(value[tag], safe_mode=safe_mode, where=where)
+    if tag == "__tuple__":
+        if not isinstance(value[tag], list):
+            raise ValueError(f"{where}: __tuple__ must hold a list; got {_short(value[tag])}.")
+        return tuple(_decode(value[tag], safe_mode, where))
+    if tag == "__dtype__":
+        if value[tag] not in DTYPES:
+            raise ValueError(
+                f"{where}: the dtype {_short(value[tag])} is not one of {', '.join(DTYPES)}."
+            )
+        return np.dtype(value[tag])
+    return {k: _decode(v, safe_mode, f"{where}[{k!r}]") for k, v in value.items()}
 
 
-def _call_registered(fn: Callable, type_name: str, arguments: dict[str, Any]) -> Any:
+def _call_registered(fn: Callable, where: str, arguments: dict[str, Any]) -> Any:
     """Calls a registered constructor with the arguments its config recorded."""
     args, kwargs = [], {}
     for param in inspect.signature(fn).parameters.values():
@@ -327,50 +263,78 @@ def _call_registered(fn: Callable, type_name: str, arguments: dict[str, Any]) ->
         value = arguments.pop(param.name)
         if param.kind is param.POSITIONAL_ONLY:
             args.append(value)
-        elif param.kind is param.VAR_POSITIONAL:
+        elif param.kind is param.VAR_POSITIONAL and isinstance(value, (list, tuple)):
             args.extend(value)
-        elif param.kind is param.VAR_KEYWORD:
+        elif param.kind is param.VAR_KEYWORD and isinstance(value, dict):
             kwargs.update(value)
         else:
             kwargs[param.name] = value
     if arguments:
         raise ValueError(
-            f"load_model: the config of {type_name!r} has arguments {sorted(arguments)} that its "
-            f"registered constructor does not take."
+            f"{where}: the config has arguments {sorted(arguments)} that its registered "
+            f"constructor does not take."
         )
     return fn(*args, **kwargs)
 
 
-def _constructor(type_name: Any) -> Callable[..., Any]:
+def _constructor(type_name: Any, where: str) -> Callable[..., Any]:
     builtins = _builtin_types()
     if type_name in builtins:
         return builtins[type_name]
-    if type_name in _REGISTERED:
-        return _REGISTERED[type_name]
+    registered = functions.registered()
+    if isinstance(type_name, str) and type_name in registered:
+        return registered[type_name]
     known = sorted(builtins) + list(_COMBINATORS) + ["function"]
     raise ValueError(
-        f"load_model: unknown layer type {type_name!r}. Built-in types: {', '.join(known)}; "
+        f"{where}: unknown layer type {_short(type_name)}. Built-in types: {', '.join(known)}; "
         f"registered: {', '.join(registered_types()) or 'none'}. If it is your own layer, "
         f"decorate its constructor with @jaxnn.register_layer and import that code before "
         f"loading, or build the model in code and pass load_model(path, model=...)."
     )
 
 
-def from_config(config: Any, *, safe_mode: bool = True) -> Layer:
+def _build(type_name: str, arguments: dict[str, Any], safe_mode: bool, where: str) -> Layer:
+    """Calls the constructor of one (non-combinator, non-function) layer type."""
+    constructor = _constructor(type_name, where)
+    decoded = _decode(arguments, safe_mode, where)
+    if type_name == "Bidirectional":
+        inner = decoded.pop("layer", None)
+        if not isinstance(inner, str) or (
+            inner not in ("SimpleRNN", "LSTM", "GRU") and inner not in functions.registered()
+        ):
+            raise ValueError(
+                f"{where}: Bidirectional wraps SimpleRNN, LSTM, GRU or a registered recurrent "
+                f"layer; got {_short(inner)}."
+            )
+        decoded["layer_fn"] = _constructor(inner, where)
+    if type_name in functions.registered() and type_name not in _builtin_types():
+        return _call_registered(constructor, where, decoded)
+    try:
+        return constructor(**decoded)
+    except ValueError as error:  # the layer's own check, e.g. units=-5: add the file's name
+        raise ValueError(f"{where}: {error}") from error
+
+
+def from_config(config: Any, *, safe_mode: bool = True, where: str = "load_model") -> Layer:
     """Rebuilds a layer (and everything inside it) from :func:`to_config`'s dict.
+
+    The config is untrusted input: it may name only jaxnn's layer types and registered ones,
+    and functions only from the table of :mod:`jaxnn.models.functions` or the registry.
 
     Args:
         config: A dict with a ``"type"`` and the constructor's arguments.
-        safe_mode: If True (default), import functions only from jax, jaxnn, numpy, optax and
-            modules this program has already imported.
+        safe_mode: If True (default), refuse a function outside the table and the registry,
+            and a function passed as an argument of a partial, before anything is imported or
+            called. False trusts the config: any ``module:name`` is imported.
+        where: How to name the config in an error (the file, for :func:`jaxnn.load_model`).
 
     Returns:
         The layer, with the same names, so params saved with the original fit it.
 
     Raises:
         ValueError: For an unknown or unregistered type (the message lists the known ones and
-            how to register), a function that cannot be imported, or arguments the constructor
-            rejects.
+            how to register), a function that safe mode refuses or that cannot be found, or
+            arguments the constructor rejects; each names the entry.
 
     Example:
         >>> import jax, jaxnn
@@ -379,32 +343,44 @@ def from_config(config: Any, *, safe_mode: bool = True) -> Layer:
         >>> rebuilt = from_config(to_config(model))
         >>> rebuilt.config == model.config, rebuilt.init(jax.random.key(0), (-1, 2))[0]
         (True, (-1, 1))
+        >>> from_config({"type": "function", "function": {"__function__": "builtins:exec"}})
+        Traceback (most recent call last):
+        ValueError: load_model: model (function) function names the function 'builtins:exec', ...
     """
+    return _from_config(config, safe_mode, f"{where}: model")
+
+
+def _from_config(config: Any, safe_mode: bool, where: str) -> Layer:
     if not isinstance(config, Mapping) or not isinstance(config.get("type"), str):
         raise ValueError(
-            f"load_model: a layer config must be a dict with a 'type' string; got {config!r}."
+            f"{where}: a layer config must be a dict with a 'type' string; got {_short(config)}."
         )
     type_name = config["type"]
+    where = f"{where} ({type_name})"
     arguments = {k: v for k, v in config.items() if k != "type"}
-    if type_name in _COMBINATORS:
-        from jaxnn import combinators
-
-        children = [from_config(c, safe_mode=safe_mode) for c in arguments.pop("layers", [])]
-        combinator = getattr(combinators, type_name)
-        return combinator(*children, **_decode(arguments, safe_mode))
-    if type_name == "function":
-        fn = _decode(arguments.get("function"), safe_mode)
-        return lift(fn, name=arguments.get("name"))
-    constructor = _constructor(type_name)
-    decoded = _decode(arguments, safe_mode)
-    if type_name == "Bidirectional":
-        decoded["layer_fn"] = _constructor(decoded.pop("layer"))
     try:
-        if type_name in _REGISTERED:
-            return _call_registered(constructor, type_name, decoded)
-        return constructor(**decoded)
-    except TypeError as error:
+        if type_name in _COMBINATORS:
+            from jaxnn import combinators
+
+            layers = arguments.pop("layers", [])
+            if not isinstance(layers, list):
+                raise ValueError(f"{where}: 'layers' must be a list; got {_short(layers)}.")
+            children = [
+                _from_config(c, safe_mode, f"{where} -> layer {i}") for i, c in enumerate(layers)
+            ]
+            combinator = getattr(combinators, type_name)
+            return combinator(*children, **_decode(arguments, safe_mode, where))
+        if type_name == "function":
+            fn = _decode(arguments.pop("function", None), safe_mode, f"{where} function")
+            name = arguments.pop("name", None)
+            if not callable(fn) or arguments or not (name is None or isinstance(name, str)):
+                raise ValueError(
+                    f"{where}: a function layer holds a 'function' reference and a 'name' "
+                    f"string only; got {_short(config)}."
+                )
+            return lift(fn, name=name)
+        return _build(type_name, arguments, safe_mode, where)
+    except (TypeError, OverflowError) as error:
         raise ValueError(
-            f"load_model: the saved arguments of layer type {type_name!r} do not fit its "
-            f"constructor: {error}."
+            f"{where}: the saved arguments do not fit the layer's constructor: {error}"
         ) from error

@@ -21,9 +21,9 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import math
 import os
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -34,6 +34,14 @@ import numpy as np
 from jaxnn import optimizers
 from jaxnn.checkpoint import _key_fields, _restore_key, write_atomic
 from jaxnn.core import Layer, as_shape
+from jaxnn.models.archive import (
+    Archive,
+    check_config,
+    check_fit_kwargs,
+    check_metadata,
+    corrupt,
+    read_archive,
+)
 from jaxnn.models.config import _decode, _encode, from_config, to_config
 from jaxnn.train.inference import trained_with
 from jaxnn.train.state import TrainState
@@ -42,7 +50,6 @@ __all__ = ["SavedModel", "load_model", "save_model"]
 
 FORMAT = "jaxnn.model"
 FORMAT_VERSION = 1
-_ENTRIES = ("config.json", "metadata.json", "model.safetensors")
 
 
 class SavedModel(NamedTuple):
@@ -249,43 +256,6 @@ def _check_fits(model: Layer, ts: TrainState, input_shape: tuple) -> Any:
     return out_shape
 
 
-def _corrupt(path: Path, why: str) -> ValueError:
-    return ValueError(f"load_model: {str(path)!r} is not a readable jaxnn model file: {why}.")
-
-
-def _read_archive(path: Path) -> dict[str, bytes]:
-    if not path.is_file():
-        raise FileNotFoundError(f"load_model: no file at {str(path)!r}.")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            missing = [n for n in _ENTRIES if n not in names]
-            if missing:
-                hint = (
-                    " It looks like a Keras file: use jaxnn.interop.from_keras."
-                    if any(n.endswith(".h5") for n in names)
-                    else ""
-                )
-                raise _corrupt(path, f"the archive lacks {missing} (it holds {names}).{hint}")
-            return {n: archive.read(n) for n in _ENTRIES}
-    except (zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
-        raise _corrupt(
-            path, f"not a complete zip archive, truncated or corrupt ({error})"
-        ) from None
-
-
-def _check_metadata(path: Path, metadata: Any) -> None:
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise _corrupt(path, f"metadata.json does not name the format {FORMAT!r}")
-    version = metadata.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"load_model: {str(path)!r} has format version {version!r}, written by jaxnn "
-            f"{metadata.get('jaxnn_version')}; this jaxnn reads versions up to "
-            f"{FORMAT_VERSION}. Upgrade jaxnn (pip install -U jaxnn)."
-        )
-
-
 def _fill(prefix: str, spec: Any, tensors: dict[str, np.ndarray], path: Path) -> Any:
     """The tree of ``spec``'s structure with its leaves from ``tensors``, shapes checked."""
     expected = _flat(prefix, spec)
@@ -295,16 +265,74 @@ def _fill(prefix: str, spec: Any, tensors: dict[str, np.ndarray], path: Path) ->
     return jax.tree_util.tree_unflatten(jax.tree.structure(spec), leaves)
 
 
-def _optimizer(fit_kwargs: dict[str, Any]) -> Any:
+def _optimizer(fit_kwargs: dict[str, Any], path: Path) -> Any:
     """The optimizer ``fit`` built from these arguments, or ``None`` when it is not known."""
     if not isinstance(fit_kwargs.get("optimizer"), str):
         return None
-    opt = optimizers.get(
-        fit_kwargs["optimizer"],
-        fit_kwargs.get("learning_rate"),
-        clip_norm=fit_kwargs.get("clip_norm"),
-    )
-    return optimizers.freeze(opt, fit_kwargs.get("freeze", ()))
+    try:
+        opt = optimizers.get(
+            fit_kwargs["optimizer"],
+            fit_kwargs.get("learning_rate"),
+            clip_norm=fit_kwargs.get("clip_norm"),
+        )
+        return optimizers.freeze(opt, fit_kwargs.get("freeze", ()))
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"load_model: {str(path)!r} config.json fit_kwargs do not make an optimizer: {error}"
+        ) from error
+
+
+def _build_model(archive: Archive, safe_mode: bool) -> Layer:
+    where = f"load_model: {str(archive.path)!r} config.json"
+    try:
+        return from_config(archive.config["model"], safe_mode=safe_mode, where=where)
+    except ValueError:
+        raise
+    except Exception as error:  # a registered constructor may raise anything; name the file
+        raise ValueError(
+            f"{where}: building the model failed ({type(error).__name__}: {error})."
+        ) from error
+
+
+def _specs(model: Layer, archive: Archive) -> tuple[Any, Any]:
+    """The params and state the model makes for the saved input shape, as ShapeDtypeStructs."""
+    try:
+        _, params, state = _init_specs(model, tuple(archive.metadata["input_shape"]))
+    except Exception as error:  # a damaged config reaches the layers' own shape checks
+        raise ValueError(
+            f"load_model: {str(archive.path)!r}: the model in config.json does not take the "
+            f"input_shape {archive.metadata['input_shape']} of metadata.json "
+            f"({type(error).__name__}: {error})."
+        ) from error
+    return params, state
+
+
+def _check_header(
+    archive: Archive, header: dict[str, Any], expected: dict[str, Any], opt_known: bool
+) -> None:
+    """Checks the safetensors header against the model before any tensor is read."""
+    found = {
+        n: jax.ShapeDtypeStruct(shape, dtype)
+        for n, (shape, dtype) in header.items()
+        if n.split("/")[0] in ("params", "state") or (opt_known and n.startswith("opt_state"))
+    }
+    _compare(expected, found, "load_model", f"model.safetensors in {str(archive.path)!r}")
+    for name, want in (("step", ()), ("key", None)):
+        if name not in header or (want is not None and header[name][0] != want):
+            raise corrupt(archive.path, f"model.safetensors lacks a {name!r} tensor of its shape")
+    key_shape, key_dtype = header["key"]
+    if key_dtype != np.uint32 or len(key_shape) != 1 or not 1 <= key_shape[0] <= 4:
+        raise corrupt(archive.path, f"model.safetensors 'key' is {key_dtype} {key_shape}")
+    other = [n for n in header if n not in expected and n not in ("step", "key")]
+    extra = [n for n in other if not n.startswith("opt_state/")]
+    if extra:
+        raise corrupt(
+            archive.path, f"model.safetensors holds tensors not in the model: {extra[:5]}"
+        )
+    budget = 4 * sum(math.prod(s.shape) * s.dtype.itemsize for s in expected.values()) + 2**20
+    unchecked = sum(math.prod(header[n][0]) * header[n][1].itemsize for n in other)
+    if unchecked > budget:
+        raise corrupt(archive.path, f"model.safetensors holds {unchecked:,} bytes of opt_state")
 
 
 def load_model(
@@ -345,33 +373,33 @@ def load_model(
         ((-1, 3), {'b': (2,), 'w': (4, 2)})
     """
     path = Path(path)
-    entries = _read_archive(path)
-    try:
-        metadata = json.loads(entries["metadata.json"])
-        config = json.loads(entries["config.json"])
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _corrupt(path, f"its JSON is damaged ({error})") from None
-    _check_metadata(path, metadata)
+    archive = read_archive(path)
+    check_metadata(path, archive.metadata, FORMAT, FORMAT_VERSION)
+    check_config(path, archive.config)
+    model = _build_model(archive, safe_mode) if model is None else model
+    params_spec, state_spec = _specs(model, archive)
+    where = f"load_model: {str(path)!r} config.json fit_kwargs"
+    fit_kwargs = _decode(archive.config.get("fit_kwargs", {}), safe_mode, where)
+    check_fit_kwargs(fit_kwargs, where)
+    opt = _optimizer(fit_kwargs, path) if optimizer is None else optimizers.get(optimizer)
+    has_saved = opt is not None and archive.metadata.get("has_opt_state", False)
+    expected = {**_flat("params", params_spec), **_flat("state", state_spec)}
+    opt_spec = jax.eval_shape(opt.init, params_spec) if opt is not None else None
+    if has_saved:
+        expected.update(_flat("opt_state", opt_spec))
+    _check_header(archive, archive.tensor_header(), expected, has_saved)
     from safetensors import SafetensorError
     from safetensors.numpy import load as from_safetensors
 
     try:
-        tensors = from_safetensors(entries["model.safetensors"])
+        tensors = from_safetensors(archive.tensor_bytes())
     except SafetensorError as error:
-        raise _corrupt(path, f"model.safetensors is damaged ({error})") from None
-    if model is None:
-        model = from_config(config.get("model"), safe_mode=safe_mode)
-    input_shape = tuple(metadata["input_shape"])
-    _, params_spec, state_spec = _init_specs(model, input_shape)
+        raise corrupt(path, f"model.safetensors is damaged ({error})") from None
     params = _fill("params", params_spec, tensors, path)
     state = _fill("state", state_spec, tensors, path)
-    fit_kwargs = _decode(config.get("fit_kwargs", {}), safe_mode)
-    opt = _optimizer(fit_kwargs) if optimizer is None else optimizers.get(optimizer)
     opt_state = None
     if opt is not None:
-        opt_spec = jax.eval_shape(opt.init, params_spec)
-        has_saved = metadata.get("has_opt_state", False)
         opt_state = _fill("opt_state", opt_spec, tensors, path) if has_saved else opt.init(params)
-    key = _restore_key({**metadata["key"], "data": tensors["key"]})
+    key = _restore_key({**archive.metadata["key"], "data": tensors["key"]})
     ts = TrainState(params, state, opt_state, jnp.asarray(tensors["step"]), key)
-    return SavedModel(model, ts, fit_kwargs, metadata)
+    return SavedModel(model, ts, fit_kwargs, archive.metadata)

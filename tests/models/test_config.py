@@ -10,14 +10,21 @@ import jaxnn
 from jaxnn import Layer
 from jaxnn import layers as L  # noqa: N812
 from jaxnn.core import expand_to
-from jaxnn.models.config import from_config, function_path, register_layer, to_config
+from jaxnn.models import register_function, register_layer
+from jaxnn.models.config import from_config, to_config
 
 KEY = jax.random.key(3)
 
 
+@register_function
 def squash(x):
-    """A user's module-level function: importable as tests.models.test_config:squash."""
+    """A user's function, registered so that a model file may name it."""
     return x / (1.0 + jnp.abs(x))
+
+
+def unregistered(x):
+    """A module-level function that is not registered: a file may not name it."""
+    return 2 * x
 
 
 @register_layer
@@ -107,14 +114,27 @@ def test_round_trip_through_json_rebuilds_the_same_layer(layer, shape):
     jax.tree.map(np.testing.assert_array_equal, y_a, y_b)
 
 
-def test_functions_are_stored_by_public_import_path():
+def test_functions_are_stored_by_table_name_or_registered_name():
     config = to_config(jaxnn.serial(jax.nn.relu, squash, functools.partial(jax.nn.elu, alpha=0.5)))
     assert [c["function"] for c in config["layers"]] == [
         {"__function__": "jax.nn:relu"},
-        {"__function__": "tests.models.test_config:squash"},
+        {"__registered__": "squash"},
         {"__function__": "jax.nn:elu", "args": [], "kwargs": {"alpha": 0.5}},
     ]
-    assert function_path(np.tanh) == "numpy:tanh"
+
+
+@pytest.mark.parametrize("fn", [unregistered, np.tanh, print, np.save], ids=lambda f: f.__name__)
+def test_saving_refuses_a_function_that_safe_loading_would_refuse(fn):
+    with pytest.raises(
+        ValueError, match=r"the function .* which a model file may not name.*register_function"
+    ):
+        to_config(jaxnn.serial(L.Dense(2), fn))
+
+
+def test_saving_refuses_a_function_as_a_partial_argument():
+    fn = functools.partial(jax.nn.relu, where=jnp.tanh)
+    with pytest.raises(ValueError, match=r"partial argument 'where' passes the function.*JSON"):
+        to_config(jaxnn.serial(fn))
 
 
 def test_a_lambda_is_refused_with_its_path_and_the_fixes():
@@ -132,7 +152,7 @@ def test_a_closure_argument_is_refused():
 
     with pytest.raises(
         ValueError,
-        match=r"layer 'dense' argument 'activation' is the function.*local.*cannot be imported",
+        match=r"layer 'dense' argument 'activation' is the function.*local.*may not name",
     ):
         to_config(L.Dense(2, activation=local))
 
@@ -169,16 +189,25 @@ def test_unregistered_function_and_unimportable_function():
         match=r"'gone', registered .*not registered in this program.*Registered now: .*Scale, Stack",
     ):
         from_config({"type": "function", "function": {"__registered__": "gone"}, "name": "g"})
+    config = {"type": "function", "function": {"__function__": "jax.numpy:no_such_fn"}}
+    with pytest.raises(ValueError, match=r"'jax.numpy:no_such_fn', which is not one a model"):
+        from_config(config)
     with pytest.raises(ValueError, match=r"'jax.numpy:no_such_fn', which cannot be imported here"):
-        from_config({"type": "function", "function": {"__function__": "jax.numpy:no_such_fn"}})
+        from_config(config, safe_mode=False)
 
 
-def test_safe_mode_refuses_to_import_a_module_not_yet_imported():
+def test_safe_mode_refuses_a_module_outside_the_table_and_unsafe_mode_imports_it():
     config = {"type": "function", "function": {"__function__": "jaxnn_no_such_module:f"}}
     with pytest.raises(
-        ValueError, match=r"module 'jaxnn_no_such_module' is not jax.*safe_mode=False"
+        ValueError,
+        match=r"'jaxnn_no_such_module:f', which is not one.*Nothing was imported.*safe_mode=False",
     ):
         from_config(config)
+    path = {
+        "type": "function",
+        "function": {"__function__": "tests.models.test_config:unregistered"},
+    }
+    assert from_config(path, safe_mode=False).apply({}, {}, jnp.ones(2))[0].tolist() == [2.0, 2.0]
     with pytest.raises(ValueError, match=r"cannot be imported here \(ModuleNotFoundError"):
         from_config(config, safe_mode=False)
 
@@ -186,7 +215,7 @@ def test_safe_mode_refuses_to_import_a_module_not_yet_imported():
 def test_register_layer_refuses_a_built_in_name_and_bad_arguments_are_named():
     with pytest.raises(ValueError, match=r"'Dense' is a built-in layer type"):
         register_layer(lambda units: None, name="Dense")
-    with pytest.raises(ValueError, match=r"layer type 'Dense' do not fit its constructor.*unitz"):
+    with pytest.raises(ValueError, match=r"model \(Dense\): the saved arguments do not fit.*unitz"):
         from_config({"type": "Dense", "unitz": 3})
     with pytest.raises(ValueError, match=r"a dict with a 'type' string; got \[1\]"):
         from_config([1])
