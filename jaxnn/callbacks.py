@@ -59,6 +59,8 @@ class History:
             includes compilation.
         samples_per_second: Training samples per second of each epoch (validation excluded).
         stop_reason: Why training stopped before ``epochs``, or ``None``.
+        non_finite: Whether training stopped because a loss or a logged value became NaN or
+            Inf (the TrainState ``fit`` returned is then the last finite one).
     """
 
     history: dict[str, list[float]] = field(default_factory=dict)
@@ -66,6 +68,7 @@ class History:
     epoch_times: list[float] = field(default_factory=list)
     samples_per_second: list[float] = field(default_factory=list)
     stop_reason: str | None = None
+    non_finite: bool = False
 
     def append(self, epoch: int, logs: Logs, seconds: float, samples_per_second: float) -> None:
         """Records one epoch."""
@@ -88,6 +91,7 @@ class FitRun:
         steps_per_epoch: Optimizer steps per epoch.
         stop_training: Set to ``True`` to stop after the current epoch.
         stop_reason: A sentence saying why, for ``History.stop_reason``.
+        non_finite: Set by whoever stops training because a value became NaN or Inf.
     """
 
     model: Layer
@@ -97,11 +101,13 @@ class FitRun:
     steps_per_epoch: int
     stop_training: bool = False
     stop_reason: str | None = None
+    non_finite: bool = False
 
-    def stop(self, reason: str) -> None:
-        """Stops training after this epoch, recording why."""
+    def stop(self, reason: str, *, non_finite: bool = False) -> None:
+        """Stops training after this epoch, recording why (and whether a value went NaN/Inf)."""
         self.stop_training = True
         self.stop_reason = self.stop_reason or reason
+        self.non_finite = self.non_finite or non_finite
 
 
 class Callback:
@@ -189,9 +195,16 @@ class TerminateOnNaN(Callback):
         """Stops if any value in ``logs`` is not finite."""
         bad = sorted(k for k, v in logs.items() if not _is_finite(v))
         if bad:
-            run.stop(f"TerminateOnNaN: {bad} not finite at the end of epoch {epoch + 1}.")
+            run.stop(
+                f"TerminateOnNaN: {bad} not finite at the end of epoch {epoch + 1}. {NAN_ADVICE}",
+                non_finite=True,
+            )
 
 
+NAN_ADVICE = (
+    "Try a smaller learning rate, fit(..., clip_norm=1.0), inputs scaled to "
+    "about unit range, or a loss on logits (from_logits) instead of on probabilities."
+)
 _MAX_WORDS = ("acc", "auc", "precision", "recall", "f1")
 
 

@@ -37,7 +37,15 @@ def _serialization() -> Any:
     return serialization
 
 
-__all__ = ["Checkpoint", "CheckpointManager", "load", "save", "write_atomic"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointManager",
+    "finite_json",
+    "json_text",
+    "load",
+    "save",
+    "write_atomic",
+]
 
 _FORMAT = "jaxnn-checkpoint"
 _VERSION = 1
@@ -83,7 +91,7 @@ def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
         "train_state": jax.tree.map(np.asarray, body),
         "key": _key_fields(ts.key),
         "history": {k: [float(v) for v in vs] for k, vs in (history or {}).items()},
-        "config": json.dumps(config),
+        "config": json_text(config, indent=None),
     }
     return _serialization().msgpack_serialize(payload)
 
@@ -92,6 +100,36 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def finite_json(value: Any) -> Any:
+    """``value`` with every NaN and Inf float replaced by ``None``, so that it is valid JSON.
+
+    JSON has no NaN: Python's ``json`` writes ``NaN``, which other readers refuse.
+
+    Example:
+        >>> finite_json({"loss": float("nan"), "acc": [0.5, float("inf")]})
+        {'loss': None, 'acc': [0.5, None]}
+    """
+    if isinstance(value, float):
+        return value if np.isfinite(value) else None
+    if isinstance(value, np.floating):
+        return finite_json(float(value))
+    if isinstance(value, dict):
+        return {k: finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_json(v) for v in value]
+    return value
+
+
+def json_text(value: Any, *, indent: int | None = 2) -> str:
+    """Valid JSON for ``value`` (NaN and Inf written as ``null``, see :func:`finite_json`).
+
+    Example:
+        >>> json_text({"loss": float("nan")}, indent=None)
+        '{"loss": null}'
+    """
+    return json.dumps(finite_json(value), indent=indent, allow_nan=False)
 
 
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:

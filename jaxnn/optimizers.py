@@ -29,6 +29,7 @@ constructor (``get("adam", 1e-3, b1=0.8)``); Optax rejects unknown ones.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -114,8 +115,15 @@ def get(
             _BY_NAME, optimizer, kind="optimizer", example="adam", alternative="an optax optimizer"
         )
         rate = default_rate if learning_rate is None else learning_rate
-        if not callable(rate) and not rate > 0:
-            raise ValueError(f"learning_rate must be > 0 or an Optax schedule; got {rate}.")
+        if not callable(rate) and _bad_rate(rate):
+            raise ValueError(
+                f"learning_rate must be a finite number > 0 or an Optax schedule; got {rate!r}."
+            )
+        if callable(rate) and not _finite_or_traced(first := rate(0)):
+            raise ValueError(
+                f"learning_rate: the schedule {rate!r} gives {first!r} at step 0; "
+                "expected a finite number (a warm-up may start at 0)."
+            )
         transform = factory(rate, **options)
     clips = []
     for arg, value, clip in (
@@ -123,10 +131,28 @@ def get(
         ("clip_norm", clip_norm, optax.clip_by_global_norm),
     ):
         if value is not None:
-            if not value > 0:
-                raise ValueError(f"{arg} must be > 0; got {value}.")
+            if _bad_rate(value):
+                raise ValueError(f"{arg} must be a finite number > 0; got {value!r}.")
             clips.append(clip(value))
     return optax.chain(*clips, transform) if clips else transform
+
+
+def _finite_or_traced(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError, jax.errors.ConcretizationTypeError):
+        return True  # not a number known here: Optax reports it when it is used
+
+
+def _bad_rate(value: Any) -> bool:
+    """True for a rate that is known here and is not a finite number > 0 (NaN, inf, 0, "a")."""
+    if isinstance(value, (bool, str)) or value is None:
+        return True
+    try:
+        number = float(value)
+    except (TypeError, jax.errors.ConcretizationTypeError):
+        return not hasattr(value, "dtype")  # a traced or batched rate is checked by its user
+    return not 0 < number < math.inf
 
 
 def frozen_mask(params: Params, patterns: Sequence[Pattern]) -> Params:

@@ -4,7 +4,9 @@ import numpy as np
 import optax
 import pytest
 
+import jaxnn
 from jaxnn import optimizers
+from jaxnn.layers import Dense
 
 PARAMS = {
     "body": {"w": jnp.array([[0.5, -0.0]]), "b": jnp.array([0.1])},
@@ -83,11 +85,27 @@ def test_errors():
         match=r"Unknown optimizer 'adamm'\. Known optimizers: adadelta, adagrad, adam, adamax, adamw",
     ):
         optimizers.get("adamm")
-    with pytest.raises(ValueError, match="learning_rate must be > 0 or an Optax schedule; got 0"):
+    with pytest.raises(
+        ValueError, match="learning_rate must be a finite number > 0 or an Optax schedule; got 0"
+    ):
         optimizers.get("sgd", 0)
+    for rate in (float("inf"), float("nan"), -float("inf"), "0.1", True):
+        with pytest.raises(ValueError, match=rf"learning_rate must be a finite .*got {rate!r}"):
+            optimizers.get("adam", rate)
+    with pytest.raises(ValueError, match="learning_rate must be a finite .*got inf"):
+        jaxnn.fit(Dense(1), (np.ones((4, 2)), np.ones((4, 1))), loss="mse", learning_rate=np.inf)
+    assert isinstance(optimizers.get("sgd", jnp.asarray(0.5)), optax.GradientTransformation)
+    with pytest.raises(ValueError, match=r"learning_rate: the schedule .* gives .*nan.* at step 0"):
+        optimizers.get("sgd", optax.constant_schedule(float("nan")))
+    assert isinstance(
+        optimizers.get("sgd", optax.warmup_cosine_decay_schedule(0.0, 0.1, 5, 50)),
+        optax.GradientTransformation,
+    )
     with pytest.raises(ValueError, match="optimizer is already an optax.GradientTransformation"):
         optimizers.get(optax.sgd(0.1), 0.1)
-    with pytest.raises(ValueError, match="clip_norm must be > 0; got -1"):
+    with pytest.raises(ValueError, match="clip_norm must be a finite number > 0; got inf"):
+        optimizers.get("sgd", clip_norm=float("inf"))
+    with pytest.raises(ValueError, match="clip_norm must be a finite number > 0; got -1"):
         optimizers.get("sgd", clip_norm=-1)
     with pytest.raises(
         ValueError,

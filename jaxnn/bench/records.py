@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jaxnn.checkpoint import write_atomic
+from jaxnn.checkpoint import json_text, write_atomic
 
 __all__ = ["load_records", "record_key", "save_records", "to_csv", "to_markdown"]
 
@@ -64,7 +64,7 @@ def record_key(record: Mapping[str, Any], *, backend: bool = True) -> str:
 
 def save_records(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None:
     """Writes ``{"records": [...]}`` as JSON, atomically."""
-    text = json.dumps({"records": list(records)}, indent=1)
+    text = json_text({"records": list(records)}, indent=1)
     write_atomic(path, (text + "\n").encode())
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
+from jaxnn.checkpoint import json_text
 from jaxnn.cli.common import UserError, debug_option, load_saved, unsafe_option
 from jaxnn.cli.datasets import Dataset, Preprocessing, load_run_data
 from jaxnn.cli.models import adapt_targets, trained_loss
@@ -94,7 +94,7 @@ def evaluate(run: Path, split: str, batch_size: int, as_json: bool, **data: Any)
     values = {k: v for k, v in result.items() if np.ndim(v) == 0}
     values["samples"] = len(x)
     if as_json:
-        click.echo(json.dumps(values, indent=2))
+        click.echo(json_text(values))
         return
     click.echo(f"{dataset.name}, {split} split ({len(x):,} samples):")
     for name, value in values.items():

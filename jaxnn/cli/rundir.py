@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import tomli_w
 
-from jaxnn.checkpoint import write_atomic
+from jaxnn.checkpoint import json_text, write_atomic
 from jaxnn.cli.common import UserError, did_you_mean
 from jaxnn.cli.datasets import short_name
 
@@ -170,7 +170,7 @@ def read_config(path: Path) -> dict[str, Any]:
 
 def write_json(path: Path, values: dict[str, Any]) -> Path:
     """Writes ``values`` as indented JSON, atomically."""
-    write_atomic(path, (json.dumps(values, indent=2) + "\n").encode())
+    write_atomic(path, (json_text(values) + "\n").encode())
     return path
 
 

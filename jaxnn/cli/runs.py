@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import click
 
+from jaxnn.checkpoint import json_text
 from jaxnn.cli.common import UserError, debug_option, format_table, note
 from jaxnn.cli.rundir import read_config, read_history, read_test
 
@@ -71,7 +71,7 @@ def runs(folder: Path, as_json: bool) -> None:
     """
     rows = [run_row(run, folder) for run in find_runs(folder)]
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json_text(rows))
         return
     if not rows:
         note(f"no runs in {folder} (a run is a folder with config.toml or model.jaxnn).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -55,6 +57,13 @@ def _completer(known: list[str]) -> Any:
 
 
 _FRACTION = click.FloatRange(0.0, 1.0, max_open=True)
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    del ctx
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number.", param=param)
+    return value
 
 
 # The options of `jaxnn train`; each defaults to None so that a config file can fill it.
@@ -111,6 +120,7 @@ _OPTIONS = [
     click.option(
         "--learning-rate",
         type=click.FloatRange(0.0, min_open=True),
+        callback=_finite,
         help="Default: per data set, else the optimizer's own.",
     ),
     click.option("--epochs", type=click.IntRange(1), help="Default: per data set."),
@@ -262,6 +272,12 @@ def _metrics(dataset: Dataset) -> list[str]:
 
 def _fit(plan: _Plan, folder: Path, given: dict[str, Any]) -> tuple[Any, Any]:
     """Trains with :func:`jaxnn.fit`: the history goes to ``history.csv`` as it runs."""
+    with warnings.catch_warnings():  # the command reports a non-finite loss itself, once
+        warnings.filterwarnings("ignore", "fit: the loss became NaN", RuntimeWarning)
+        return _fit_call(plan, folder, given)
+
+
+def _fit_call(plan: _Plan, folder: Path, given: dict[str, Any]) -> tuple[Any, Any]:
     options, dataset = plan.options, plan.dataset
     return fit(
         plan.model,
@@ -366,3 +382,8 @@ def train(ctx: click.Context, **given: Any) -> None:
         note(f"plots skipped: {error}", quiet=quiet)
     click.echo(_report(history, test, sum(history.epoch_times)))
     click.echo(list_files(written))
+    if history.non_finite:
+        raise UserError(
+            f"training did not finish: {history.stop_reason} The run keeps the last finite "
+            f"weights in {folder / 'model.jaxnn'}."
+        )

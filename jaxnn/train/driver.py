@@ -26,7 +26,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxnn.callbacks import Callback, FitRun
+from jaxnn.callbacks import NAN_ADVICE, Callback, FitRun
 from jaxnn.train import data as data_lib
 from jaxnn.train.inference import run_evaluation, to_python
 from jaxnn.train.runner import Evaluator, Guard, Trainer
@@ -42,7 +42,7 @@ def _nan_message(epoch: int, step: int, steps: int, ts: Any) -> str:
     return (
         f"fit: the loss became NaN or Inf at epoch {epoch + 1}, step {step + 1} of {steps}; "
         f"training stopped, and the returned TrainState is the last one with a finite loss "
-        f"(step {int(ts.step)})."
+        f"(step {int(ts.step)}). {NAN_ADVICE} fit(..., on_nan='continue') trains on regardless."
     )
 
 
@@ -59,7 +59,7 @@ class _Reporter:
     def failed(self, guard: Guard, ts: Any) -> None:
         message = _nan_message(int(guard.epoch), int(guard.step), self.run.steps_per_epoch, ts)
         warnings.warn(message, RuntimeWarning, stacklevel=4)
-        self.run.stop(message)
+        self.run.stop(message, non_finite=True)
 
     def epoch_end(self, epoch: int, logs: dict, seconds: float, train_seconds: float) -> None:
         rate = self.n_train / train_seconds if train_seconds > 0 else float("inf")

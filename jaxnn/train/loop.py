@@ -164,12 +164,14 @@ def default_steps_per_chunk(model: Layer, steps: int, backend: str | None = None
     return steps
 
 
-def _default_callbacks(callbacks: Sequence[Callback], verbose: int) -> list[Callback]:
+def _default_callbacks(
+    callbacks: Sequence[Callback], verbose: int, *, stop_on_nan: bool
+) -> list[Callback]:
     result = list(callbacks)
     for cb in result:
         if not isinstance(cb, Callback):
             raise TypeError(f"fit: callbacks must be jaxnn.callbacks.Callback objects; got {cb!r}.")
-    if not any(isinstance(cb, TerminateOnNaN) for cb in result):
+    if stop_on_nan and not any(isinstance(cb, TerminateOnNaN) for cb in result):
         result.append(TerminateOnNaN())
     if verbose and not any(isinstance(cb, ProgressBar) for cb in result):
         result.append(ProgressBar(verbose))
@@ -206,6 +208,7 @@ def fit(
     devices: Sequence[Any] | None = None,
     mesh: Any = None,
     shard_params: bool = False,
+    on_nan: str = "stop",
 ) -> tuple[TrainState, History]:
     """Trains ``model`` on ``(x, y)``; returns the final TrainState and the History.
 
@@ -268,6 +271,11 @@ def fit(
         mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
         shard_params: With several devices, split parameters and optimizer state over them
             (FSDP-style) instead of replicating them; the results are the same.
+        on_nan: ``"stop"`` (default): at the first NaN or Inf loss the step is not applied,
+            training stops with a warning naming the epoch and step, the returned TrainState is
+            the last finite one and ``History.non_finite`` is True. ``"continue"``: apply every
+            update and train on whatever the values become, as Keras does without its
+            ``TerminateOnNaN`` callback.
 
     Returns:
         ``(train_state, history)``; ``history.history`` maps ``loss``, each metric and their
@@ -293,6 +301,8 @@ def fit(
         True
     """
     where = "fit"
+    if on_nan not in ("stop", "continue"):
+        raise ValueError(f"fit: on_nan must be 'stop' or 'continue'; got {on_nan!r}.")
     placement = distributed.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
     on_devices = split_lib.is_split_data(data, placement, where=where)  # each device: own rows
@@ -385,9 +395,10 @@ def fit(
         validate=None if evaluator is None else evaluator.pass_logs,
         batch_sharding=split,
         split_mesh=placement if on_devices else None,
+        stop_on_nan=on_nan == "stop",
     )
     run = FitRun(model, ts, History(), epochs, steps)
-    cbs = _default_callbacks(callbacks, verbose)
+    cbs = _default_callbacks(callbacks, verbose, stop_on_nan=on_nan == "stop")
     for cb in cbs:
         cb.on_train_begin(run)
     if whole_epochs:
@@ -417,6 +428,7 @@ def fit(
     for cb in cbs:
         cb.on_train_end(run)
     run.history.stop_reason = run.stop_reason
+    run.history.non_finite = run.non_finite
     fit_kwargs = {
         "loss": loss,
         "optimizer": optimizer,

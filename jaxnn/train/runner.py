@@ -125,6 +125,16 @@ def _guarded(update: Update) -> Callable:
     return step
 
 
+def _unguarded(update: Update) -> Update:
+    """``update`` that takes every step, its loss finite or not (Keras' behaviour)."""
+
+    def step(ts: TrainState, x: Any, y: Any, w: Array, mask: Array, *, halted: Any = None) -> Any:
+        del halted
+        return update(ts, x, y, w, mask)
+
+    return step
+
+
 def _all_finite(logs: Any) -> Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in jax.tree.leaves(logs)]))
 
@@ -152,15 +162,17 @@ class Trainer:
         validate: Callable[[TrainState, Any], Any] | None = None,
         batch_sharding: Any = None,
         split_mesh: Any = None,
+        stop_on_nan: bool = True,
     ) -> None:
         """Builds the jitted functions; nothing compiles until the first call.
 
         ``batch_sharding`` (a ``NamedSharding`` over a ``data`` axis) splits every batch over
         devices; ``None`` is the one-device path. ``split_mesh`` is the mesh when the data
         itself stays split by rows over its devices (:mod:`jaxnn.train.split`): each device then
-        shuffles and gathers only its own rows.
+        shuffles and gathers only its own rows. ``stop_on_nan=False`` applies every update,
+        finite or not (``fit(..., on_nan="continue")``).
         """
-        step = _guarded(update)
+        step = _guarded(update if stop_on_nan else _unguarded(update))
         steps = num_steps(n, batch_size)
         take, batches = _row_access(n, batch_size, split_mesh)
 
@@ -197,7 +209,7 @@ class Trainer:
                 logs = logs_from_stats(_sum_steps(stats), metrics)
                 if validate is not None:
                     logs.update({f"val_{k}": v for k, v in validate(ts, val).items()})
-                halted = guard.halted | jnp.logical_not(_all_finite(logs))
+                halted = guard.halted | (stop_on_nan & jnp.logical_not(_all_finite(logs)))
                 return ts, guard._replace(halted=halted), logs
 
             table = jax.eval_shape(lambda: one_epoch(ts, guard, first)[2])

@@ -3,6 +3,8 @@ import json
 import re
 from pathlib import Path
 
+import jax
+import numpy as np
 import pytest
 
 import jaxnn
@@ -159,3 +161,28 @@ def test_config_values_are_checked_by_the_options_types(tmp_path):
     result = invoke("train", "--config", path, *FAST)
     assert result.exit_code == 1
     assert "epochs = 'many': 'many' is not a valid integer" in result.stderr
+
+
+def test_a_non_finite_learning_rate_is_refused_before_anything_is_written(tmp_path):
+    result = invoke("train", "--data", "xor", "--learning-rate", "inf", "--out", tmp_path / "r")
+    assert result.exit_code == 2
+    assert "Invalid value for '--learning-rate': inf is not a finite number" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_training_that_goes_non_finite_exits_non_zero_and_writes_valid_json(tmp_path):
+    folder = tmp_path / "nan"
+    result = invoke(
+        "train", "--data", "xor", "--optimizer", "sgd", "--learning-rate", "1e38",
+        "--epochs", "4", "--out", folder, "--no-plots",
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "training did not finish: fit: the loss became NaN or Inf at epoch" in result.output
+    assert "last finite weights" in result.output
+
+    def refuse(constant):
+        raise AssertionError(f"test.json holds {constant}, which is not JSON")
+
+    json.loads((folder / "test.json").read_text(), parse_constant=refuse)
+    loaded = jaxnn.load_model(folder / "model.jaxnn")
+    assert all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(loaded.train_state.params))

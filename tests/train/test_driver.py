@@ -10,6 +10,7 @@ import pytest
 
 import jaxnn
 from jaxnn import callbacks
+from jaxnn.callbacks import NAN_ADVICE
 from jaxnn.core import Layer
 from jaxnn.layers import BatchNorm, Dense, Dropout
 from jaxnn.train import TrainState, driver, loop, make_train_step
@@ -136,7 +137,9 @@ def test_nan_in_validation_stops_after_that_epoch(many_epochs_per_run):
     x, y = circle(64)
     ts, history = fit(model, (x, y), epochs=9, batch_size=16, validation_split=0.25)
     assert history.epoch == [0]
-    assert history.stop_reason == "TerminateOnNaN: ['val_loss'] not finite at the end of epoch 1."
+    assert history.stop_reason == (
+        f"TerminateOnNaN: ['val_loss'] not finite at the end of epoch 1. {NAN_ADVICE}"
+    )
     assert int(ts.step) == 3  # one epoch of 48 rows in batches of 16
 
 

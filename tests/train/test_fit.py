@@ -194,8 +194,24 @@ def test_nan_loss_stops_and_returns_the_last_finite_state():
             model, (x, y), loss="mse", optimizer="sgd", learning_rate=1e10, epochs=5, batch_size=16
         )
     assert history.stop_reason.startswith("fit: the loss became NaN or Inf")
+    assert "Try a smaller learning rate" in history.stop_reason and history.non_finite
     assert len(history.epoch) == 1
     assert all(np.all(np.isfinite(a)) for a in jax.tree.leaves(ts.params))
+
+
+def test_on_nan_continue_trains_on_through_nan_as_keras_does():
+    x, y = circle(64)
+    y = y.astype(np.float32)[:, None] * 1e30
+    ts, history = quiet_fit(
+        Dense(1), (x, y), loss="mse", optimizer="sgd", learning_rate=1e10, epochs=3,
+        batch_size=16, on_nan="continue",
+    )  # fmt: skip
+    assert len(history.epoch) == 3 and not history.non_finite and history.stop_reason is None
+    assert int(ts.step) == 12  # every step applied, NaN or not
+    assert not np.all(np.isfinite(ts.params["w"]))
+    assert np.isnan(history.history["loss"][-1])
+    with pytest.raises(ValueError, match=r"fit: on_nan must be 'stop' or 'continue'; got 'skip'"):
+        quiet_fit(Dense(1), (x, y), loss="mse", on_nan="skip")
 
 
 def test_epochs_do_not_retrace():
