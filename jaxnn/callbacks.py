@@ -274,11 +274,52 @@ class EarlyStopping(Callback):
         self.best_epoch: int | None = None
         self._wait = 0
         self._best_state: Any = None
+        self._resume: tuple[dict[str, Any], Any] | None = None
+
+    def state(self) -> dict[str, Any]:
+        """The progress so far, as JSON values.
+
+        ``best`` (``None`` before any), ``best_epoch`` (0-based) and ``wait``. With
+        :meth:`resume` it lets a resumed ``fit`` stop where an uninterrupted one would.
+        """
+        best = self._monitor.best if math.isfinite(self._monitor.best) else None
+        return {"best": best, "best_epoch": self.best_epoch, "wait": self._wait}
+
+    def resume(self, state: dict[str, Any], best_state: Any = None) -> None:
+        """Makes the next ``fit`` continue from ``state`` (from :meth:`state`) instead of afresh.
+
+        Args:
+            state: What :meth:`state` returned when the interrupted run saved its checkpoint.
+            best_state: The TrainState of epoch ``state["best_epoch"]``, for
+                ``restore_best_weights`` (without it the best of the resumed epochs is restored).
+
+        Raises:
+            ValueError: If ``state`` lacks a key or holds a value of the wrong type.
+        """
+        best, epoch, wait = (state.get(k) for k in ("best", "best_epoch", "wait"))
+        if (
+            not (best is None or isinstance(best, (int, float)))
+            or isinstance(best, bool)
+            or not (epoch is None or isinstance(epoch, int))
+            or not isinstance(wait, int)
+            or wait < 0
+        ):
+            raise ValueError(
+                f"EarlyStopping.resume: state must hold a number or None 'best', an int or None "
+                f"'best_epoch' and an int >= 0 'wait'; got {state!r}."
+            )
+        self._resume = (dict(state), best_state)
 
     def on_train_begin(self, run: FitRun) -> None:
-        """Resets the best value."""
+        """Resets the best value, or takes the one given to :meth:`resume`."""
         self._monitor.best = math.inf if self._monitor.mode == "min" else -math.inf
         self._wait, self.best_epoch, self._best_state = 0, None, None
+        if self._resume is not None:
+            state, self._best_state = self._resume
+            if state["best"] is not None:
+                self._monitor.best = float(state["best"])
+            self.best_epoch, self._wait = state["best_epoch"], state["wait"]
+            self._resume = None
 
     def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
         """Records an improvement or counts an epoch without one."""

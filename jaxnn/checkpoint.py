@@ -13,10 +13,13 @@ shape or dtype is named. A truncated or corrupt file gives a clear error.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -43,6 +46,7 @@ __all__ = [
     "finite_json",
     "json_text",
     "load",
+    "remove_stale_temporaries",
     "save",
     "write_atomic",
 ]
@@ -132,10 +136,68 @@ def json_text(value: Any, *, indent: int | None = 2) -> str:
     return json.dumps(finite_json(value), indent=indent, allow_nan=False)
 
 
+# A temporary file of write_atomic that no live writer owns is removed after this many seconds.
+STALE_SECONDS = 3600.0
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:63] or "host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or a number no process has: keep the file)
+    return True
+
+
+def remove_stale_temporaries(path: str | os.PathLike, *, now: float | None = None) -> list[Path]:
+    """Removes the temporary files that killed writers of ``path`` left beside it.
+
+    :func:`write_atomic` names its temporary file ``.NAME.HOST.PID.RANDOM.tmp``. One is stale
+    when HOST is this machine and process PID is gone, or, for another machine's file or the
+    older ``.NAME.RANDOM.tmp`` names, when it is older than :data:`STALE_SECONDS`. A file a live
+    writer is still filling is never removed.
+
+    Returns:
+        The files removed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> old = folder / ".model.jaxnn.abc123.tmp"
+        >>> _ = old.write_bytes(b"half a model")
+        >>> [p.name for p in remove_stale_temporaries(folder / "model.jaxnn", now=1e12)]
+        ['.model.jaxnn.abc123.tmp']
+    """
+    path = Path(path)
+    prefix = f".{path.name}."
+    now = time.time() if now is None else now
+    removed = []
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        middle = tmp.name[len(prefix) : -len(".tmp")].split(".")
+        ours = len(middle) == 3 and middle[0] == _host() and middle[1].isdigit()
+        try:
+            stale = (
+                not _alive(int(middle[1])) if ours else now - tmp.stat().st_mtime > STALE_SECONDS
+            )
+            if stale:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:  # another writer removed or renamed it meanwhile
+            continue
+    return removed
+
+
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Writes ``data`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
-    A crash mid-write leaves the previous file intact; no partial file is ever visible.
+    A crash mid-write leaves the previous file intact; no partial file is ever visible. The
+    temporary file's name holds this machine and process, so that the next write removes what a
+    killed writer left (:func:`remove_stale_temporaries`).
 
     Raises:
         OSError: If the folder cannot be created or written to; the message names the path and
@@ -151,7 +213,9 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_stale_temporaries(path)
+        prefix = f".{path.name}.{_host()}.{os.getpid()}."
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise type(error)(
             error.errno,

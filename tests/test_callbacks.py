@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 import struct
 
 import jax
@@ -184,3 +185,19 @@ def test_errors():
         match=r"EarlyStopping: monitor 'val_auc' is not in the logs \['accuracy', 'loss', 'val_accuracy', 'val_loss'\]",
     ):
         run([callbacks.EarlyStopping("val_auc")], epochs=1)
+
+
+def test_early_stopping_state_round_trips_through_json_and_refuses_bad_state():
+    stopping = callbacks.EarlyStopping("val_loss", patience=2)
+    assert stopping.state() == {"best": None, "best_epoch": None, "wait": 0}
+    stopping._monitor.best, stopping.best_epoch, stopping._wait = 0.25, 3, 1
+    state = json.loads(json.dumps(stopping.state()))
+    fresh = callbacks.EarlyStopping("val_loss", patience=2)
+    fresh.resume(state)
+    fresh.on_train_begin(None)
+    assert fresh.state() == {"best": 0.25, "best_epoch": 3, "wait": 1}
+    fresh.on_train_begin(None)  # a second fit starts afresh
+    assert fresh.state()["best"] is None
+    for bad in ({"best": "x", "best_epoch": 1, "wait": 0}, {"best": 1.0, "wait": -1}, {}):
+        with pytest.raises(ValueError, match=r"EarlyStopping.resume: state must hold .*got"):
+            fresh.resume(bad)

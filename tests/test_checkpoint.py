@@ -1,4 +1,7 @@
 import os
+import signal
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -144,3 +147,69 @@ def test_write_atomic_gives_the_file_the_umask_mode_not_mkstemp_0600(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE((tmp_path / "shared.bin").stat().st_mode) == 0o666 & ~mask
+
+
+def _temporary(folder, name, middle, age=0.0):
+    path = folder / f".{name}.{middle}.tmp"
+    path.write_bytes(b"half a file")
+    if age:
+        os.utime(path, (path.stat().st_mtime - age,) * 2)
+    return path
+
+
+def test_write_atomic_removes_what_dead_writers_left_and_nothing_of_live_ones(tmp_path):
+    host = checkpoint._host()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    dead_pid = int(gone.stdout)  # reaped: no process has it now
+    hour = checkpoint.STALE_SECONDS
+    stale = [
+        _temporary(tmp_path, "model.jaxnn", f"{host}.{dead_pid}.abc_12"),
+        _temporary(tmp_path, "model.jaxnn", "k2j4_x9q", age=hour + 60),  # the old names
+        _temporary(tmp_path, "model.jaxnn", f"other-host.{os.getpid()}.abc", age=hour + 60),
+    ]
+    kept = [
+        _temporary(tmp_path, "model.jaxnn", f"{host}.{os.getpid()}.abc_12", age=10 * hour),
+        _temporary(tmp_path, "model.jaxnn", f"{host}.{os.getppid()}.zz"),
+        _temporary(tmp_path, "model.jaxnn", "p0u8_e1w"),  # young: maybe a writer of old
+        _temporary(tmp_path, "model.jaxnn", f"other-host.{dead_pid}.abc"),
+        _temporary(tmp_path, "model.jaxnn.bak", f"{host}.{dead_pid}.abc"),  # another file's
+    ]
+    checkpoint.write_atomic(tmp_path / "model.jaxnn", b"whole")
+    assert [p.exists() for p in stale] == [False] * 3
+    assert [p.exists() for p in kept] == [True] * 5
+    assert (tmp_path / "model.jaxnn").read_bytes() == b"whole"
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(["model.jaxnn", *(p.name for p in kept)])
+
+
+KILLED_MID_SAVE = """
+import os, signal, sys
+import jax, jaxnn
+from jaxnn.layers import Dense
+def die(*args):
+    os.kill(os.getpid(), signal.SIGKILL)
+os.replace = die  # killed after the temporary file is written, before it is renamed
+model = Dense(3)
+jaxnn.save_model(sys.argv[1], model, model.init(jax.random.key(0), (-1, 2))[1:], input_shape=(-1, 2))
+"""
+
+
+def test_save_model_removes_the_temporary_file_a_sigkill_left(tmp_path):
+    path = tmp_path / "model.jaxnn"
+    model = Dense(3)
+    variables = model.init(jax.random.key(0), (-1, 2))[1:]
+    jaxnn.save_model(path, model, variables, input_shape=(-1, 2))
+    before = path.read_bytes()
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_SAVE, str(path)], capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    (left,) = tmp_path.glob(".model.jaxnn.*.tmp")
+    assert left.name.startswith(f".model.jaxnn.{checkpoint._host()}.")
+    assert path.read_bytes() == before
+    jaxnn.save_model(path, model, variables, input_shape=(-1, 2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.jaxnn"]
+    assert jaxnn.load_model(path).input_shape == (-1, 2)

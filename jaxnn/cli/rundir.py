@@ -3,7 +3,8 @@
 A run directory holds ``config.toml`` (the resolved options of ``jaxnn train``, enough to rerun
 it with ``--config``), ``history.csv``, ``model.jaxnn``, ``test.json``, for a CSV
 ``preprocessing.json`` (how its columns became features), TensorBoard events under ``tb/`` and
-the plots. Only these files belong to the run: ``--overwrite`` replaces them and leaves anything
+the plots; until the run has finished, ``checkpoint/`` (see :mod:`jaxnn.cli.resume`). Only
+these files belong to the run: ``--overwrite`` replaces them and leaves anything
 else in the folder alone.
 """
 
@@ -86,9 +87,10 @@ def default_out(data: str, now: datetime.datetime | None = None) -> Path:
 
 
 def run_files(folder: Path) -> list[Path]:
-    """The files of a run that exist in ``folder``, TensorBoard event files included."""
+    """The files of a run in ``folder``, TensorBoard events and a checkpoint included."""
     found = [folder / name for name in RUN_FILES if (folder / name).is_file()]
-    return found + sorted((folder / "tb").glob("*/events.out.tfevents.*"))
+    found += sorted((folder / "tb").glob("*/events.out.tfevents.*"))
+    return found + sorted((folder / "checkpoint").glob("*.msgpack"))
 
 
 def prepare(folder: Path, *, overwrite: bool) -> list[Path]:
@@ -109,7 +111,7 @@ def prepare(folder: Path, *, overwrite: bool) -> list[Path]:
         )
     for path in old:
         path.unlink()
-    for sub in [*sorted((folder / "tb").glob("*")), folder / "tb"]:
+    for sub in [*sorted((folder / "tb").glob("*")), folder / "tb", folder / "checkpoint"]:
         if sub.is_dir() and not any(sub.iterdir()):
             sub.rmdir()
     folder.mkdir(parents=True, exist_ok=True)

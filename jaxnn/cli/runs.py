@@ -10,17 +10,18 @@ import click
 
 from jaxnn.checkpoint import json_text
 from jaxnn.cli.common import UserError, debug_option, format_table, note
+from jaxnn.cli.resume import is_unfinished
 from jaxnn.cli.rundir import read_config, read_history, read_test
 
 __all__ = ["best", "find_runs", "run_row", "runs"]
 
-_MARKERS = ("config.toml", "model.jaxnn")
+_MARKERS = ("config.toml", "model.jaxnn", "checkpoint/last.msgpack")
 _LOWER_IS_BETTER = ("loss", "mae", "mse", "error", "huber")
 
 
 def find_runs(folder: Path) -> list[Path]:
     """Every folder at or below ``folder`` that holds a run's files, sorted by path."""
-    found = {p.parent for name in _MARKERS for p in folder.rglob(name)}
+    found = {p.parents[name.count("/")] for name in _MARKERS for p in folder.rglob(name)}
     return sorted(found)
 
 
@@ -38,7 +39,11 @@ def best(name: str, values: list[float]) -> float | None:
 
 
 def run_row(folder: Path, root: Path) -> dict[str, Any]:
-    """One run's name, data, epochs, best metrics (validation ones when there are any), tests."""
+    """One run's name, data, epochs, best and test metrics, and whether it finished.
+
+    Best metrics are the validation ones when there are any; ``status`` is ``finished`` or
+    ``unfinished`` (see :func:`jaxnn.cli.resume.is_unfinished`).
+    """
     config: dict[str, Any] = {}
     if (folder / "config.toml").is_file():
         try:
@@ -55,6 +60,7 @@ def run_row(folder: Path, root: Path) -> dict[str, Any]:
     row.update({f"best {k}": best(k, history[k]) for k in sorted(shown)})
     test = read_test(folder)
     row.update({f"test {k}": v for k, v in sorted(test.items()) if k != "samples"})
+    row["status"] = "unfinished" if is_unfinished(folder) else "finished"
     return row
 
 
@@ -76,5 +82,12 @@ def runs(folder: Path, as_json: bool) -> None:
     if not rows:
         note(f"no runs in {folder} (a run is a folder with config.toml or model.jaxnn).")
         return
-    headers = list(dict.fromkeys(k for row in rows for k in row))
+    headers = list(dict.fromkeys(k for row in rows for k in row if k != "status")) + ["status"]
     click.echo(format_table(headers, [[row.get(h) for h in headers] for row in rows]))
+    unfinished = [row["run"] for row in rows if row["status"] == "unfinished"]
+    if unfinished:
+        run = folder / unfinished[0] if unfinished[0] != str(folder) else folder
+        note(
+            f"{len(unfinished)} run(s) did not finish ({', '.join(unfinished)}); continue one "
+            f"from its last finished epoch with: jaxnn train --resume {run}"
+        )

@@ -31,11 +31,19 @@ from jaxnn.cli.models import (
     output_shape,
 )
 from jaxnn.cli.plot import draw_plots
+from jaxnn.cli.resume import (
+    Resume,
+    RunCheckpoint,
+    is_unfinished,
+    read_resume,
+    remove_checkpoint,
+    write_history,
+)
 from jaxnn.cli.rundir import CONFIG_KEYS, default_out, prepare, read_config, write_config
 from jaxnn.cli.rundir import write_json as write_json_file
 from jaxnn.core import Layer
 from jaxnn.models import save_model
-from jaxnn.train import evaluate, fit
+from jaxnn.train import TrainState, evaluate, fit
 
 __all__ = ["device_name", "train"]
 
@@ -157,6 +165,14 @@ _OPTIONS = [
         help="Replace the files of a run already in --out (other files stay).",
     ),
     click.option(
+        "--resume",
+        type=click.Path(file_okay=False, path_type=Path),
+        metavar="RUN",
+        help="Continue the run in folder RUN that did not finish (it was killed, or the machine "
+        "stopped) from its last finished epoch, with the options in its config.toml; the "
+        "result equals an uninterrupted run. --epochs may raise its number of epochs.",
+    ),
+    click.option(
         "--config",
         "config_file",
         type=click.Path(exists=True, path_type=Path),
@@ -247,20 +263,32 @@ def _plan(options: dict[str, Any]) -> _Plan:
     return _Plan(options, dataset, source.model, loss, optimizer, out_shape, params)
 
 
-def _callbacks(folder: Path, plan: _Plan, given: dict[str, Any]) -> list[callbacks_lib.Callback]:
+def _callbacks(
+    folder: Path, plan: _Plan, given: dict[str, Any], resume: Resume | None
+) -> list[callbacks_lib.Callback]:
     quiet = given["quiet"]
-    result: list[callbacks_lib.Callback] = [callbacks_lib.CSVLogger(folder / "history.csv")]
+    if resume is not None:  # the rows of the epochs the checkpoint holds, and no others
+        write_history(folder / "history.csv", resume.history)
+    result: list[callbacks_lib.Callback] = [
+        callbacks_lib.CSVLogger(folder / "history.csv", append=resume is not None)
+    ]
     try:
         if not given["no_tensorboard"]:
             result.append(callbacks_lib.TensorBoard(folder / "tb"))
     except ImportError as error:
         note(f"TensorBoard events skipped: {error}", quiet=quiet)
     patience = plan.options.get("early_stopping")
+    stopping = None
     if patience is not None:
         monitor = "val_loss" if plan.options["validation_split"] else "loss"
-        result.append(
-            callbacks_lib.EarlyStopping(monitor, patience=patience, restore_best_weights=True)
+        stopping = callbacks_lib.EarlyStopping(
+            monitor, patience=patience, restore_best_weights=True
         )
+        if resume is not None and resume.early_stopping is not None:
+            stopping.resume(resume.early_stopping, resume.best_state)
+        result.append(stopping)
+    before = None if resume is None else resume.history
+    result.append(RunCheckpoint(folder, history=before, early_stopping=stopping))
     if not quiet:
         result.append(callbacks_lib.ProgressBar(1, stream=sys.stderr))
     return result
@@ -270,14 +298,25 @@ def _metrics(dataset: Dataset) -> list[str]:
     return ["accuracy"] if dataset.num_classes is not None else ["mae"]
 
 
-def _fit(plan: _Plan, folder: Path, given: dict[str, Any]) -> tuple[Any, Any]:
-    """Trains with :func:`jaxnn.fit`: the history goes to ``history.csv`` as it runs."""
+def _fit(
+    plan: _Plan, folder: Path, given: dict[str, Any], resume: Resume | None
+) -> tuple[Any, Any]:
+    """Trains with :func:`jaxnn.fit`: ``history.csv`` and the checkpoint are written as it runs.
+
+    A resumed run whose training had finished before it was killed trains nothing.
+    """
+    if resume is not None and (resume.stopped or resume.epoch >= plan.options["epochs"]):
+        history = callbacks_lib.History(dict(resume.history), stop_reason=resume.stopped)
+        keep_best = plan.options.get("early_stopping") is not None and resume.best_state
+        return (resume.best_state if keep_best else resume.train_state), history
     with warnings.catch_warnings():  # the command reports a non-finite loss itself, once
         warnings.filterwarnings("ignore", "fit: the loss became NaN", RuntimeWarning)
-        return _fit_call(plan, folder, given)
+        return _fit_call(plan, folder, given, resume)
 
 
-def _fit_call(plan: _Plan, folder: Path, given: dict[str, Any]) -> tuple[Any, Any]:
+def _fit_call(
+    plan: _Plan, folder: Path, given: dict[str, Any], resume: Resume | None
+) -> tuple[Any, Any]:
     options, dataset = plan.options, plan.dataset
     return fit(
         plan.model,
@@ -289,9 +328,11 @@ def _fit_call(plan: _Plan, folder: Path, given: dict[str, Any]) -> tuple[Any, An
         batch_size=options["batch_size"],
         validation_split=options["validation_split"] or None,
         metrics=_metrics(dataset),
-        callbacks=_callbacks(folder, plan, given),
+        callbacks=_callbacks(folder, plan, given, resume),
         seed=options["seed"],
         verbose=0,
+        initial_state=None if resume is None else resume.train_state,
+        initial_epoch=0 if resume is None else resume.epoch,
     )
 
 
@@ -335,13 +376,17 @@ def _describe(plan: _Plan, folder: Path, quiet: bool) -> None:
 def _report(history: Any, test: dict[str, Any], seconds: float) -> str:
     """The results: epochs and speed, the last epoch's metrics, the test metrics."""
     rates = history.samples_per_second[1:] or history.samples_per_second
-    last = {k: v[-1] for k, v in history.history.items() if np.ndim(v[-1]) == 0}
-    lines = [
-        f"trained {len(history.epoch)} epochs in {seconds:.1f} s, "
-        f"{float(np.median(rates)):,.0f} training samples/s after compilation on "
-        f"{device_name()}",
-        "final " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(last.items())),
-    ]
+    last = {k: v[-1] for k, v in history.history.items() if v and np.ndim(v[-1]) == 0}
+    if not history.epoch:
+        first = "no epochs left to train: the run had finished them before it stopped"
+    else:
+        span = f" (epochs {history.epoch[0] + 1}-{history.epoch[-1] + 1})" * bool(history.epoch[0])
+        first = (
+            f"trained {len(history.epoch)} epochs{span} in {seconds:.1f} s, "
+            f"{float(np.median(rates)):,.0f} training samples/s after compilation on "
+            f"{device_name()}"
+        )
+    lines = [first, "final " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(last.items()))]
     if test:
         metrics = "  ".join(f"test {k} {v:.4f}" for k, v in test.items() if k != "samples")
         lines.append(f"{metrics}  ({test['samples']:,} test samples)")
@@ -357,17 +402,24 @@ def train(ctx: click.Context, **given: Any) -> None:
     Example: jaxnn train --data digits --model "dense(128,relu) dropout(0.1) dense(10)"
     """
     quiet = given["quiet"]
-    plan = _plan(_resolve(ctx, given))
-    folder = given["out"] or default_out(plan.options["data"])
-    removed = prepare(folder, overwrite=given["overwrite"])
-    if removed:
-        note(f"replaced the {len(removed)} files of the run in {folder}", quiet=quiet)
+    resume = None
+    if given["resume"] is not None:
+        plan, folder, resume = _resumed(ctx, given)
+    else:
+        plan = _plan(_resolve(ctx, given))
+        folder = given["out"] or default_out(plan.options["data"])
+        removed = prepare(folder, overwrite=given["overwrite"])
+        if removed:
+            note(f"replaced the {len(removed)} files of the run in {folder}", quiet=quiet)
     written = [write_config(folder / "config.toml", plan.options)]
     if plan.dataset.preprocessing is not None:
         preprocessing = plan.dataset.preprocessing.to_dict()
         written.append(write_json_file(folder / PREPROCESSING_FILE, preprocessing))
     _describe(plan, folder, quiet)
-    train_state, history = _fit(plan, folder, given)
+    if given["resume"] is not None:
+        done = 0 if resume is None else resume.epoch
+        note(f"resuming after epoch {done} of {plan.options['epochs']}", quiet=quiet)
+    train_state, history = _fit(plan, folder, given, resume)
     if history.stop_reason:
         note(history.stop_reason, quiet=quiet)
     written += [folder / "history.csv", save_model(folder / "model.jaxnn", plan.model, train_state)]
@@ -382,8 +434,58 @@ def train(ctx: click.Context, **given: Any) -> None:
         note(f"plots skipped: {error}", quiet=quiet)
     click.echo(_report(history, test, sum(history.epoch_times)))
     click.echo(list_files(written))
+    remove_checkpoint(folder)  # the run has finished
     if history.non_finite:
         raise UserError(
             f"training did not finish: {history.stop_reason} The run keeps the last finite "
             f"weights in {folder / 'model.jaxnn'}."
         )
+
+
+# Options that a resumed run takes from its config.toml (or that would start another run).
+_FIXED_ON_RESUME = tuple(k for k in CONFIG_KEYS if k != "epochs") + ("out", "overwrite")
+
+
+def _resumed(ctx: click.Context, given: dict[str, Any]) -> tuple[_Plan, Path, Resume | None]:
+    """The plan, folder and checkpoint of ``--resume RUN``; ``None`` before its first epoch."""
+    folder = given["resume"]
+    fixed = [k for k in (*_FIXED_ON_RESUME, "config_file") if given.get(k) not in (None, False)]
+    if fixed:
+        names = ", ".join(
+            "--" + ("config" if k == "config_file" else k).replace("_", "-") for k in fixed
+        )
+        raise UserError(
+            f"--resume continues {str(folder)!r} with the options in its config.toml; {names} "
+            f"cannot be given with it (only --epochs, to train longer, and --quiet, --no-plots, "
+            f"--no-tensorboard)."
+        )
+    config = folder / "config.toml"
+    if not config.is_file():
+        raise UserError(
+            f"--resume {str(folder)!r} is not the folder of a `jaxnn train` run (it has no "
+            f"config.toml)."
+        )
+    if not is_unfinished(folder):
+        raise UserError(
+            f"--resume: the run in {str(folder)!r} has finished (it has model.jaxnn and no "
+            f"checkpoint/); to train again, start a new run: jaxnn train --config {folder}."
+        )
+    options = _from_config(ctx, config)
+    options.setdefault("test_split", 0.2)
+    options.setdefault("seed", 0)
+    if given["epochs"] is not None:
+        options["epochs"] = given["epochs"]
+    plan = _plan(options)
+    opt = optimizers.get(plan.optimizer, plan.options.get("learning_rate"))
+    input_shape = (-1, *plan.dataset.x_train.shape[1:])
+    target = TrainState.create(plan.model, jax.random.key(0), input_shape, opt)
+    resume = read_resume(folder, target)
+    done = 0 if resume is None else resume.epoch
+    if plan.options["epochs"] < done:
+        raise UserError(
+            f"--epochs {plan.options['epochs']}: the run in {str(folder)!r} has finished {done} "
+            f"epochs already; give --epochs {done} or more."
+        )
+    if resume is None:  # killed before its first epoch ended: it starts afresh
+        (folder / "history.csv").unlink(missing_ok=True)
+    return plan, folder, resume
