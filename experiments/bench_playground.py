@@ -42,7 +42,8 @@ def serve(rate: float) -> tuple[uvicorn.Server, int]:
 
 async def tab(port: int, seconds: float, values: dict[str, Any]) -> float:
     """Updates per second one page gets for ``seconds`` after its first frame."""
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", max_size=None) as ws:
+    address, origin = f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}"  # as the page
+    async with websockets.connect(address, origin=origin, max_size=None) as ws:
         await ws.recv()  # hello
         await ws.send(json.dumps({"type": "settings", "values": values}))
         for _ in range(4):  # settings, points, frame, state

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import click
 
 from jaxnn.cli.common import UserError, debug_option, note
+from jaxnn.playground.origins import ORIGINS_ENV, local_hosts, parse_origin
 
 __all__ = ["bind", "playground", "websocket_protocol"]
 
 LOCAL = "127.0.0.1"
+_LOOPBACK = (LOCAL, "localhost", "::1")
+
+
+def _origins(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple:
+    del ctx
+    try:
+        return tuple(parse_origin(value) for value in values)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param=param) from None
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -51,8 +62,13 @@ def websocket_protocol() -> str:
               help="The port to serve on (0: any free port).")  # fmt: skip
 @click.option("--host", default=LOCAL, show_default=True,
               help="The address to bind; any but 127.0.0.1 lets other machines in.")  # fmt: skip
+@click.option("--allow-origin", "allowed_origins", multiple=True, metavar="URL",
+              callback=_origins,
+              help="Also let pages from this origin (scheme://host[:port]) use the Playground, "
+              "e.g. the address of a proxy in front of it for a classroom; repeatable. Without "
+              f"it only the page the server itself serves may (also: {ORIGINS_ENV}).")  # fmt: skip
 @debug_option
-def playground(port: int, host: str) -> None:
+def playground(port: int, host: str, allowed_origins: tuple[str, ...]) -> None:
     """Serve the Playground: a web page where a network trains live on jaxnn.
 
     Example: jaxnn playground --port 8000
@@ -69,6 +85,15 @@ def playground(port: int, host: str) -> None:
             f'the Playground needs the playground extra: pip install "jaxnn[playground]" ({error}).'
         ) from error
     sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    try:
+        app: Any = create_app(
+            allowed_origins=allowed_origins,
+            hosts=local_hosts(bound) if host in _LOOPBACK else None,
+        )
+    except ValueError as error:
+        sock.close()
+        raise UserError(str(error)) from None
     if host != LOCAL:
         note(
             f"warning: serving on {host}, not {LOCAL}: anyone who can reach this machine on port "
@@ -78,9 +103,7 @@ def playground(port: int, host: str) -> None:
     click.echo(f"The jaxnn Playground: http://{shown}:{sock.getsockname()[1]}/ (Ctrl+C stops it)")
     # log_config=None: Uvicorn's warnings and errors go through logging's last-resort handler
     # to whatever stderr is when they happen, not to a stream captured at start-up.
-    config = uvicorn.Config(
-        create_app(), log_config=None, log_level="warning", ws=websocket_protocol()
-    )
+    config = uvicorn.Config(app, log_config=None, log_level="warning", ws=websocket_protocol())
     try:
         uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:  # Uvicorn stops cleanly on Ctrl+C, then raises it again

@@ -13,6 +13,9 @@ Routes:
   drawn); the server sends ``hello`` (the session id), ``settings``, ``points``, ``frame``,
   ``state`` and ``error``.
 
+Only pages of the server's own origin (and the ``allowed_origins``) may open the WebSocket or
+call ``/api``: see :mod:`jaxnn.playground.origins`.
+
 Training runs in worker threads (``asyncio.to_thread``), so the event loop stays free, and each
 session sends its next frame only when the page has drawn the last one: a slow tab slows only
 itself, and a closed tab ends only its own session.
@@ -23,13 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
 import tempfile
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -37,6 +43,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from jaxnn.playground.code import generate_code
+from jaxnn.playground.origins import ORIGINS_ENV, OriginCheck, parse_origins
 from jaxnn.playground.session import Session
 from jaxnn.playground.settings import Settings, SettingsError, parse_settings
 
@@ -100,15 +107,31 @@ class _Connection:
             self.play_task = None
 
 
-def create_app(*, max_updates_per_second: float = 60.0) -> Starlette:
+def create_app(
+    *,
+    max_updates_per_second: float = 60.0,
+    allowed_origins: Sequence[str] = (),
+    hosts: Iterable[str] | None = None,
+) -> Starlette:
     """The Playground's ASGI app (serve it with Uvicorn, as ``jaxnn playground`` does).
 
     Args:
         max_updates_per_second: The most frames a playing session sends per second (default
             60, a screen's refresh rate); each frame is one epoch of training.
+        allowed_origins: Origins besides the server's own whose pages may use it, e.g.
+            ``["https://class.example.org"]`` for a classroom behind a proxy; the environment
+            variable ``JAXNN_PLAYGROUND_ORIGINS`` (origins separated by commas or spaces)
+            adds more.
+        hosts: The names the server answers to, ``host[:port]``
+            (:func:`jaxnn.playground.origins.local_hosts` for a loopback server); a request
+            under another name is refused (DNS rebinding). ``None`` (default): any.
 
     Returns:
         A Starlette application.
+
+    Raises:
+        ValueError: If an allowed origin, from the argument or the environment, is not an
+            origin (``scheme://host[:port]``); the message names where it came from.
 
     Example:
         >>> from starlette.testclient import TestClient
@@ -190,7 +213,11 @@ def create_app(*, max_updates_per_second: float = 60.0) -> Starlette:
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    return Starlette(routes=routes)
+    origins = parse_origins(allowed_origins, name="create_app: allowed_origins")
+    from_env = os.environ.get(ORIGINS_ENV, "").replace(",", " ").split()
+    origins |= parse_origins(from_env, name=f"the environment variable {ORIGINS_ENV}")
+    check = Middleware(OriginCheck, allowed_origins=origins, hosts=hosts)
+    return Starlette(routes=routes, middleware=[check])
 
 
 def _open(websocket: WebSocket) -> bool:

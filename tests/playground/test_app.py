@@ -22,7 +22,8 @@ SMALL = {"points": "100", "hidden": "3", "dataset": "gaussian"}
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app(max_updates_per_second=1000)) as client:
+    app = create_app(max_updates_per_second=1000)
+    with TestClient(app, headers={"origin": "http://testserver"}) as client:  # the page's own
         yield client
 
 

@@ -22,6 +22,7 @@ sync_api = pytest.importorskip(
 
 from jaxnn.cli.playground import bind, websocket_protocol  # noqa: E402
 from jaxnn.playground.app import create_app  # noqa: E402
+from jaxnn.playground.origins import local_hosts  # noqa: E402
 
 
 def _chromium() -> str:
@@ -37,7 +38,8 @@ def _chromium() -> str:
 @pytest.fixture(scope="module")
 def address():
     sock = bind("127.0.0.1", 0)
-    config = uvicorn.Config(create_app(), log_config=None, ws=websocket_protocol())
+    app = create_app(hosts=local_hosts(sock.getsockname()[1]))  # as `jaxnn playground` serves
+    config = uvicorn.Config(app, log_config=None, ws=websocket_protocol())
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
