@@ -24,11 +24,13 @@ file and the member or field.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import struct
 import zipfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,21 @@ def corrupt(path: Path, why: str) -> ValueError:
     return ValueError(f"load_model: {str(path)!r} is not a readable jaxnn model file: {why}.")
 
 
+_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError)
+
+
+@contextlib.contextmanager
+def _zip_errors(path: Path, member: str = "") -> Iterator[None]:
+    """Turns what zipfile raises for a damaged archive into :func:`corrupt`'s ValueError."""
+    where = f"{member} is damaged" if member else "not a complete zip archive, truncated or corrupt"
+    try:
+        yield
+    except _ZIP_ERRORS as error:
+        raise corrupt(path, f"{where} ({error})") from None
+    except OSError as error:
+        raise corrupt(path, f"it cannot be read as a zip archive ({error})") from None
+
+
 class Archive:
     """An opened model file: its parsed JSON members and its safetensors member, unread."""
 
@@ -80,7 +97,11 @@ class Archive:
 
     def tensor_header(self) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
         """The safetensors header, checked for consistency: name -> (shape, dtype)."""
-        with zipfile.ZipFile(self.path) as archive, archive.open(self.tensors_info) as f:
+        with (
+            _zip_errors(self.path, "model.safetensors"),
+            zipfile.ZipFile(self.path) as archive,
+            archive.open(self.tensors_info) as f,
+        ):
             head = f.read(8)
             if len(head) < 8:
                 raise corrupt(self.path, "model.safetensors is shorter than its 8-byte header")
@@ -99,7 +120,7 @@ class Archive:
 
     def tensor_bytes(self) -> bytes:
         """The whole safetensors member (call after :meth:`tensor_header` passed the model)."""
-        with zipfile.ZipFile(self.path) as archive:
+        with _zip_errors(self.path, "model.safetensors"), zipfile.ZipFile(self.path) as archive:
             return _read_member(self.path, archive, self.tensors_info, self.tensors_info.file_size)
 
 
@@ -220,7 +241,7 @@ def read_archive(path: Path) -> Archive:
                 for n in ("metadata.json", "config.json")
             )
             return Archive(path, metadata, config, by_name["model.safetensors"])
-    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError) as error:
+    except _ZIP_ERRORS as error:
         raise corrupt(path, f"not a complete zip archive, truncated or corrupt ({error})") from None
     except OSError as error:
         raise corrupt(path, f"it cannot be read as a zip archive ({error})") from None

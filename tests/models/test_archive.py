@@ -240,3 +240,24 @@ def test_any_mutation_of_a_valid_file_loads_or_raises_a_documented_error(valid, 
         assert "fuzz.jaxnn" in str(error), str(error)
     else:
         assert isinstance(loaded.model, jaxnn.Layer)
+
+
+def test_a_damaged_tensor_member_is_a_clear_error(valid, tmp_path):
+    """Found by the mutation test: zipfile's own errors while the tensors are read."""
+    path, members = valid
+    raw = path.read_bytes()
+    header = raw.index(b'{"__metadata__"')  # model.safetensors is stored, not deflated
+    end = header + len(members["model.safetensors"]) - 8
+    flipped = bytearray(raw)
+    flipped[end - 1] ^= 0xFF  # a tensor byte: the member's CRC-32 no longer matches
+    (tmp_path / "crc.jaxnn").write_bytes(bytes(flipped))
+    with pytest.raises(ValueError, match=r"'.*crc\.jaxnn' is not a readable jaxnn model file: "
+                       r"model\.safetensors is damaged \(Bad CRC-32 for file"):  # fmt: skip
+        load_model(tmp_path / "crc.jaxnn")
+    renamed = bytearray(raw)
+    local = raw.index(b"model.safetensors")  # its local header, before the data
+    renamed[local] = 0
+    (tmp_path / "name.jaxnn").write_bytes(bytes(renamed))
+    with pytest.raises(ValueError, match=r"'.*name\.jaxnn' is not a readable jaxnn model file: "
+                       r"model\.safetensors is damaged \(File name in directory"):  # fmt: skip
+        load_model(tmp_path / "name.jaxnn")
