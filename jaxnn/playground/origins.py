@@ -30,9 +30,10 @@ it imports the web server.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 _ORIGIN = re.compile(
     r"(?P<scheme>https?)://"
-    r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[[0-9a-f:.]+\])"
+    r"(?P<host>[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\[(?P<ipv6>[0-9a-f:.]+)\])"
     r"(?::(?P<port>[0-9]{1,5}))?",
     re.IGNORECASE,
 )
@@ -55,13 +56,17 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _PAGE, _FILES = "/", "/static/"  # open to every page: the page itself, its files below _FILES
 _SAFE_METHODS = ("GET", "HEAD")
 _MAX_REASON_BYTES = 123  # the most a WebSocket close frame carries (RFC 6455, 5.5)
+# Refusals logged as warnings, each distinct one once: a page retrying in a loop must not flood
+# the terminal. The rest go to the debug level.
+_MAX_WARNED = 100
 
 
 def parse_origin(text: str) -> str:
     """An origin, ``scheme://host[:port]``, in the form a browser sends it.
 
-    The scheme and the host are lower-cased and a default port (80 for http, 443 for https) is
-    dropped, so two spellings of one origin compare equal.
+    The scheme and the host are lower-cased, an IPv6 address is compressed (RFC 5952, as a
+    browser writes it) and a default port (80 for http, 443 for https) is dropped, so two
+    spellings of one origin compare equal.
 
     Args:
         text: The origin, e.g. ``"https://class.example.org"`` or ``"http://127.0.0.1:8000"``:
@@ -78,7 +83,7 @@ def parse_origin(text: str) -> str:
     Example:
         >>> parse_origin("HTTPS://Class.Example.org:443")
         'https://class.example.org'
-        >>> parse_origin("http://[::1]:8000")
+        >>> parse_origin("http://[0:0:0:0:0:0:0:1]:8000")
         'http://[::1]:8000'
         >>> parse_origin("https://class.example.org/playground")
         Traceback (most recent call last):
@@ -86,23 +91,39 @@ def parse_origin(text: str) -> str:
         ValueError: 'https://class.example.org/playground' is not an origin: ... Drop the path:
         'https://class.example.org'.
     """
-    match = _ORIGIN.fullmatch(text)
-    port = int(match["port"]) if match and match["port"] else None
-    if match is None or port == 0 or (port is not None and port > 65535):
+    canonical = _canonical(text)
+    if canonical is None:
         prefix = _ORIGIN.match(text)
         fix = ""
         if prefix and text[prefix.end() :].startswith(("/", "?", "#")):
-            fix = f" Drop the path: {prefix[0]!r}."
+            shorter = _canonical(prefix[0])
+            fix = f" Drop the path: {shorter!r}." if shorter else ""
         raise ValueError(
             f"{text!r} is not an origin: expected scheme://host[:port] with http or https and "
             f"no path, e.g. https://class.example.org:8443.{fix}"
         )
+    return canonical
+
+
+def _canonical(text: str) -> str | None:
+    """``text`` in the form :func:`parse_origin` returns; None if it is not an origin."""
+    match = _ORIGIN.fullmatch(text)
+    if match is None:
+        return None
+    port = int(match["port"]) if match["port"] else None
+    if port is not None and not 0 < port <= 65535:
+        return None
     scheme, host = match["scheme"].lower(), match["host"].lower()
+    if match["ipv6"] is not None:
+        try:
+            host = f"[{ipaddress.IPv6Address(match['ipv6']).compressed}]"
+        except ValueError:  # e.g. [:::] or [1.2.3]: brackets, but no IPv6 address
+            return None
     shown_port = "" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}"
     return f"{scheme}://{host}{shown_port}"
 
 
-def parse_origins(origins: Sequence[str], *, name: str) -> frozenset[str]:
+def parse_origins(origins: Iterable[str], *, name: str) -> frozenset[str]:
     """Each of a list of origins checked and made canonical with :func:`parse_origin`.
 
     Args:
@@ -160,12 +181,13 @@ class OriginCheck:
 
     What it refuses is in this module's description: a WebSocket is closed with code 1008
     (policy violation) before it is accepted, an HTTP request gets a 403 with the reason as
-    text, and each refusal is logged as a warning with the way to allow the origin.
+    text, and a refusal is logged as a warning with the way to allow the origin (each distinct
+    one once, so that a page retrying in a loop does not flood the terminal).
 
     Args:
         app: The ASGI app it guards.
-        allowed_origins: Origins besides the server's own, canonical (:func:`parse_origins`);
-            default none.
+        allowed_origins: Origins besides the server's own, checked and made canonical with
+            :func:`parse_origins`; default none.
         hosts: The names the server answers to, ``host[:port]`` (e.g. :func:`local_hosts`);
             a request with another ``Host`` header is refused, unless it is the host of an
             allowed origin. Default ``None``: any name (a server bound to a public address
@@ -196,7 +218,8 @@ class OriginCheck:
     ) -> None:
         """Guards ``app``; see the class description for the arguments."""
         self.app = app
-        self.allowed_origins = frozenset(allowed_origins)
+        self.allowed_origins = parse_origins(allowed_origins, name="allowed_origins")
+        self._warned: set[str] = set()
         self.hosts: frozenset[str] | None = None
         if hosts is not None:
             names = [*hosts, *(origin.split("://", 1)[1] for origin in self.allowed_origins)]
@@ -210,7 +233,11 @@ class OriginCheck:
             return
         message, reason = refusal
         kind = "WebSocket" if scope["type"] == "websocket" else scope["method"]
-        logger.warning("the Playground refused a %s to %s: %s", kind, scope["path"], message)
+        level = logging.DEBUG
+        if message not in self._warned and len(self._warned) < _MAX_WARNED:
+            self._warned.add(message)
+            level = logging.WARNING
+        logger.log(level, "the Playground refused a %s to %s: %s", kind, scope["path"], message)
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": POLICY_VIOLATION, "reason": reason})
             return
@@ -218,6 +245,7 @@ class OriginCheck:
         headers = [
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", str(len(body)).encode()),
+            (b"x-content-type-options", b"nosniff"),  # the text repeats the page's Origin
         ]
         await send({"type": "http.response.start", "status": 403, "headers": headers})
         await send({"type": "http.response.body", "body": body})

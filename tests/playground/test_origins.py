@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import threading
+import time
+
 import pytest
 import uvicorn
 from click.testing import CliRunner
@@ -15,6 +21,7 @@ from jaxnn.playground.app import create_app  # noqa: E402
 from jaxnn.playground.origins import (  # noqa: E402
     ORIGINS_ENV,
     POLICY_VIOLATION,
+    OriginCheck,
     local_hosts,
     parse_origin,
     parse_origins,
@@ -164,3 +171,90 @@ def test_a_bad_allow_origin_is_a_usage_error_naming_it(served):
         result.stderr
     )
     assert "expected scheme://host[:port]" in result.stderr
+
+
+def test_ipv6_origins_compare_in_the_form_a_browser_writes():
+    assert parse_origin("http://[0:0:0:0:0:0:0:1]:8000") == "http://[::1]:8000"
+    assert parse_origin("https://[2001:DB8:0:0::1]") == "https://[2001:db8::1]"
+    for bad in ("http://[:::]", "http://[1.2.3]", "http://[::1"):
+        with pytest.raises(ValueError, match=rf"^{re.escape(repr(bad))} is not an origin"):
+            parse_origin(bad)
+    rebindable = TestClient(create_app(hosts=local_hosts(8000)), base_url="http://[0::1]:8000")
+    assert rebindable.get("/api/settings").status_code == 200  # [0::1] is [::1]
+
+
+def test_the_path_fix_is_a_valid_origin_in_canonical_form():
+    with pytest.raises(ValueError, match=r"Drop the path: 'https://a\.example'\.$"):
+        parse_origin("HTTPS://A.Example:443/x")
+    with pytest.raises(ValueError) as info:
+        parse_origin("http://a.example:99999/x")  # no valid origin to suggest
+    assert "Drop the path" not in str(info.value)
+
+
+def _guarded(allowed_origins):
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    async def hello(request):
+        return PlainTextResponse("hello")
+
+    check = Middleware(OriginCheck, allowed_origins=allowed_origins)
+    return TestClient(Starlette(routes=[Route("/api/hello", hello)], middleware=[check]))
+
+
+def test_the_middleware_makes_its_allowed_origins_canonical_and_checks_them():
+    client = _guarded(["HTTPS://A.Example:443"])
+    assert client.get("/api/hello", headers={"origin": "https://a.example"}).text == "hello"
+    with pytest.raises(ValueError, match=r"^allowed_origins\[0\]: 'a\.example' is not an"):
+        OriginCheck(_guarded([]).app, allowed_origins=["a.example"])
+
+
+def test_a_refusal_is_plain_text_not_sniffed_and_warned_about_once(caplog):
+    client = _guarded([])
+    with caplog.at_level(logging.DEBUG, logger="jaxnn.playground.origins"):
+        for _ in range(3):
+            refused = client.get("/api/hello", headers={"origin": EVIL})
+        client.get("/api/hello", headers={"origin": "https://other.example"})
+    assert refused.status_code == 403
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert refused.headers["content-type"] == "text/plain; charset=utf-8"
+    levels = [(record.levelno, EVIL in record.getMessage()) for record in caplog.records]
+    assert levels == [
+        (logging.WARNING, True),
+        (logging.DEBUG, True),
+        (logging.DEBUG, True),
+        (logging.WARNING, False),
+    ]
+
+
+def test_a_real_server_refuses_the_handshake_of_another_origin():
+    """Uvicorn turns the close before accept into an HTTP 403 answer to the handshake."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    from jaxnn.cli.playground import bind, websocket_protocol
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    app = create_app(hosts=local_hosts(port))
+    config = uvicorn.Config(app, log_config=None, log_level="error", ws=websocket_protocol())
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            time.sleep(0.01)
+        address = f"ws://127.0.0.1:{port}/ws"
+        with pytest.raises(InvalidStatus) as info:
+            connect(address, origin=EVIL, open_timeout=10)
+        assert info.value.response.status_code == 403
+        with connect(address, origin=f"http://127.0.0.1:{port}", open_timeout=10) as ws:
+            assert json.loads(ws.recv(timeout=10))["type"] == "hello"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
