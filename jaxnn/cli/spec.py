@@ -10,8 +10,9 @@ Grammar (whitespace or commas between layers; names are case-insensitive, ``_`` 
 A bare activation name (``relu``, ``tanh`` ...) is an activation layer. Values ``true``,
 ``false`` and ``none`` are Python's ``True``, ``False`` and ``None``; other names are strings
 (``relu``, ``same``); ``(3, 3)`` is a tuple. Positional arguments follow each layer's table entry
-below (``dense(units, activation)``, ``conv2d(filters, kernel_size, activation)``); keyword
-arguments are the layer constructor's own (``conv2d(32, 3, padding=same, strides=2)``).
+below (``dense(units, activation)``, ``conv2d(filters, kernel_size, activation)``,
+``depthwise_conv2d(kernel_size, activation)``); keyword arguments are the layer constructor's
+own (``conv2d(32, 3, padding=same, strides=2)``).
 
 Every error is a :class:`SpecError` whose message points at the bad text with a caret line.
 """
@@ -83,6 +84,8 @@ LAYERS: dict[str, _Kind] = {
     "conv2d": _Kind(layers.Conv2D, _CONV),
     "conv3d": _Kind(layers.Conv3D, _CONV),
     "conv2d_transpose": _Kind(layers.Conv2DTranspose, _CONV),
+    "depthwise_conv2d": _Kind(layers.DepthwiseConv2D, ("kernel_size", "activation")),
+    "separable_conv2d": _Kind(layers.SeparableConv2D, _CONV),
     "max_pool": _Kind(layers.MaxPool, ("window",)),
     "avg_pool": _Kind(layers.AvgPool, ("window",)),
     "global_avg_pool": _Kind(layers.GlobalAvgPool, ()),
@@ -92,6 +95,8 @@ LAYERS: dict[str, _Kind] = {
     "reshape": _Kind(layers.Reshape, ("*target_shape",)),
     "batch_norm": _Kind(layers.BatchNorm, ()),
     "layer_norm": _Kind(layers.LayerNorm, ()),
+    "rms_norm": _Kind(layers.RMSNorm, ()),
+    "group_norm": _Kind(layers.GroupNorm, ("groups",)),
     "embedding": _Kind(layers.Embedding, ("num_embeddings", "features")),
     "simple_rnn": _Kind(layers.SimpleRNN, ("units",)),
     "lstm": _Kind(layers.LSTM, ("units",)),
@@ -105,6 +110,8 @@ _ALIASES = {
     "rnn": "simple_rnn",
     "batchnormalization": "batch_norm",
     "layernormalization": "layer_norm",
+    "rmsnormalization": "rms_norm",
+    "groupnormalization": "group_norm",
     "globalaveragepooling": "global_avg_pool",
 }
 

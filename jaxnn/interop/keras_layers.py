@@ -8,7 +8,10 @@ An option jaxnn cannot express raises :class:`NotImplementedError` naming the la
 Layouts agree except where noted: dense and convolution kernels are ``(D_in, D_out)`` and
 ``(*kernel_size, C_in / groups, C_out)`` in both; the LSTM gate order is i, f, c (jaxnn's g), o in
 both; the GRU's gates are z, r, h (jaxnn's n) in both, and Keras' ``reset_after`` bias
-``(2, 3U)`` is jaxnn's input bias ``b`` (row 0) and recurrent bias ``b_h`` (row 1).
+``(2, 3U)`` is jaxnn's input bias ``b`` (row 0) and recurrent bias ``b_h`` (row 1);
+RMSNormalization's ``scale`` is :func:`~jaxnn.layers.RMSNorm`'s ``gamma``. A depthwise kernel
+``(K_h, K_w, C_in, M)`` becomes jaxnn's ``(K_h, K_w, 1, C_in M)`` by a reshape (output channel
+``c M + m`` in both).
 """
 
 from __future__ import annotations
@@ -34,14 +37,18 @@ from jaxnn.layers import (
     Conv2D,
     Conv3D,
     Dense,
+    DepthwiseConv2D,
     Dropout,
     Embedding,
     Flatten,
     GlobalAvgPool,
     GlobalMaxPool,
+    GroupNorm,
     LayerNorm,
     MaxPool,
     Reshape,
+    RMSNorm,
+    SeparableConv2D,
     SimpleRNN,
 )
 from jaxnn.types import Params, State
@@ -133,6 +140,29 @@ def _conv(cfg: Mapping[str, Any], weights: list[np.ndarray], where: str, rank: i
     return layer, dict(zip(("w", "b"), arrays, strict=False)), {}
 
 
+def _depthwise_conv(
+    cfg: Mapping[str, Any], weights: list[np.ndarray], where: str, separable: bool
+) -> Converted:
+    _require(cfg, where, data_format="channels_last")
+    use_bias = bool(cfg.get("use_bias", True))
+    kernels = ("depthwise_kernel", "pointwise_kernel") if separable else ("depthwise_kernel",)
+    depthwise, *rest = _take(weights, kernels + ("bias",) * use_bias, where)
+    # Keras' (K_h, K_w, C_in, M) -> (K_h, K_w, 1, C_in M): the same channel order c M + m.
+    depthwise = depthwise.reshape(*depthwise.shape[:-2], 1, -1)
+    options = dict(
+        strides=_ints(cfg.get("strides", 1)), padding=cfg.get("padding", "valid"),
+        dilation=_ints(cfg.get("dilation_rate", 1)),
+        depth_multiplier=int(cfg.get("depth_multiplier", 1)), use_bias=use_bias,
+        activation=activation(cfg.get("activation"), where), name=cfg["name"],
+    )  # fmt: skip
+    if not separable:
+        layer = DepthwiseConv2D(_ints(cfg["kernel_size"]), **options)
+        return layer, dict(zip(("w", "b"), [depthwise, *rest], strict=False)), {}
+    layer = SeparableConv2D(int(cfg["filters"]), _ints(cfg["kernel_size"]), **options)
+    pointwise = dict(zip(("w", "b"), rest, strict=False))
+    return layer, {"depthwise": {"w": depthwise}, "pointwise": pointwise}, {}
+
+
 def _pool(cfg: Mapping[str, Any], weights: list[np.ndarray], where: str, kind: str) -> Converted:
     _require(cfg, where, data_format="channels_last")
     _take(weights, (), where)
@@ -187,6 +217,34 @@ def _layer_norm(cfg: Mapping[str, Any], weights: list[np.ndarray], where: str) -
     layer = LayerNorm(
         epsilon=float(cfg.get("epsilon", 1e-3)), use_scale=scale, use_bias=center,
         name=cfg["name"],
+    )  # fmt: skip
+    return layer, dict(zip(names, _take(weights, names, where), strict=True)), {}
+
+
+def _rms_norm(cfg: Mapping[str, Any], weights: list[np.ndarray], where: str) -> Converted:
+    # Keras' RMSNormalization always learns its "scale" (jaxnn's gamma); axis -1 or a list.
+    axis = cfg.get("axis", -1)
+    axes = tuple(axis) if isinstance(axis, (list, tuple)) else (axis,)
+    if not axes or not all(isinstance(a, int) and a < 0 for a in axes):
+        raise NotImplementedError(
+            f"{where}: option axis={axis!r} is not supported; jaxnn's RMSNorm takes axes counted "
+            f"from the end (negative), such as -1 or [-2, -1]."
+        )
+    (scale,) = _take(weights, ("scale",), where)
+    layer = RMSNorm(
+        epsilon=float(cfg.get("epsilon", 1e-6)), axis=axes[0] if len(axes) == 1 else axes,
+        name=cfg["name"],
+    )  # fmt: skip
+    return layer, {"gamma": scale}, {}
+
+
+def _group_norm(cfg: Mapping[str, Any], weights: list[np.ndarray], where: str) -> Converted:
+    _normalization_axis(cfg, where)
+    scale, center = bool(cfg.get("scale", True)), bool(cfg.get("center", True))
+    names = ("gamma",) * scale + ("beta",) * center
+    layer = GroupNorm(
+        int(cfg.get("groups", 32)), epsilon=float(cfg.get("epsilon", 1e-3)), use_scale=scale,
+        use_bias=center, name=cfg["name"],
     )  # fmt: skip
     return layer, dict(zip(names, _take(weights, names, where), strict=True)), {}
 
@@ -304,6 +362,7 @@ CONVERTERS: dict[str, Converter] = {
     "Conv2D": functools.partial(_conv, rank=2),
     "Conv3D": functools.partial(_conv, rank=3),
     "Dense": _dense,
+    "DepthwiseConv2D": functools.partial(_depthwise_conv, separable=False),
     "Dropout": _dropout,
     "ELU": _elu,
     "Embedding": _embedding,
@@ -313,13 +372,16 @@ CONVERTERS: dict[str, Converter] = {
     "GlobalAveragePooling2D": functools.partial(_global_pool, kind="avg"),
     "GlobalMaxPooling1D": functools.partial(_global_pool, kind="max"),
     "GlobalMaxPooling2D": functools.partial(_global_pool, kind="max"),
+    "GroupNormalization": _group_norm,
     "LSTM": functools.partial(_recurrent, kind="LSTM"),
     "LayerNormalization": _layer_norm,
     "LeakyReLU": _leaky_relu,
     "MaxPooling1D": functools.partial(_pool, kind="max"),
     "MaxPooling2D": functools.partial(_pool, kind="max"),
+    "RMSNormalization": _rms_norm,
     "ReLU": _relu,
     "Reshape": _reshape,
+    "SeparableConv2D": functools.partial(_depthwise_conv, separable=True),
     "SimpleRNN": functools.partial(_recurrent, kind="SimpleRNN"),
     "Softmax": _softmax,
 }

@@ -9,6 +9,26 @@ and :math:`W^V_h` (``value_dim`` columns):
 where :math:`M` is 0 where attention is allowed and :math:`-\infty` where the mask forbids it (the
 causal mask forbids keys after the query's position). A query row whose every key is masked gets
 uniform weights (the finite minimum stands in for :math:`-\infty`), as Keras does.
+
+Rotary position embedding (RoPE, Su et al. 2021), with ``rope=True``, rotates each head's
+projected query and key at position :math:`p` before the product, pair by pair in the "rotate
+half" layout of GPT-NeoX, LLaMA and Keras-hub (feature :math:`i` pairs with :math:`i + d/2`):
+
+.. math:: \theta_i = b^{-2i/d}, \qquad \begin{pmatrix} y_i \\ y_{i + d/2} \end{pmatrix} =
+    \begin{pmatrix} \cos p\theta_i & -\sin p\theta_i \\ \sin p\theta_i & \cos p\theta_i
+    \end{pmatrix} \begin{pmatrix} x_i \\ x_{i + d/2} \end{pmatrix}, \quad 0 \le i < d/2
+
+A rotation keeps norms, and :math:`\langle R_m q, R_n k\rangle = \langle q, R_{n-m} k\rangle`,
+so the logits depend on positions only through :math:`n - m`.
+
+The weights and their product with the values run through :func:`jax.nn.dot_product_attention`
+(``implementation=None``: JAX picks the kernel; jax 0.10 always picks XLA, which fills masked
+logits with a large finite negative, so a fully masked row is uniform there too). Explicit
+einsums (:func:`attention_weights`) remain for what that function does not do: dropout on the
+weights in training, a ``value_dim`` different from ``key_dim``, and float64 (it computes the
+softmax in float32). A fully masked row is
+set to the mean of the values (the uniform weights) after the call, so the behaviour does not
+depend on the kernel chosen.
 """
 
 from __future__ import annotations
@@ -24,7 +44,7 @@ from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
-__all__ = ["MultiHeadAttention", "attention_weights"]
+__all__ = ["MultiHeadAttention", "attention_weights", "rotary_embedding"]
 
 _KEYS = ("query", "value", "key", "mask")
 
@@ -42,6 +62,71 @@ def attention_weights(q: Array, k: Array, mask: Array | None = None) -> Array:
     if mask is not None:
         logits = jnp.where(mask, logits, jnp.finfo(logits.dtype).min)
     return jax.nn.softmax(logits, axis=-1)
+
+
+def rotary_embedding(x: Array, positions: Any, base: float = 10000.0) -> Array:
+    r"""Rotates the feature pairs :math:`(i, i + d/2)` of ``x`` by :math:`p\,b^{-2i/d}` (RoPE).
+
+    The rotation of the module docstring, at explicit positions (``jnp.arange(T)`` for a whole
+    sequence; ``offset + jnp.arange(T)`` for new tokens after ``offset`` cached ones).
+
+    Args:
+        x: Projected queries or keys, ``(N, T, H, d)`` with ``d`` even.
+        positions: The position of each of the ``T`` steps, ``(T,)`` or ``(N, T)``, ints or
+            floats.
+        base: :math:`b > 0`, the base of the wavelengths (default 10000).
+
+    Returns:
+        The rotated ``x``, same shape and dtype.
+
+    Raises:
+        ValueError: For ``x`` that is not 4-D or has an odd ``d``, ``positions`` of another shape,
+            or ``base <= 0``.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> x = jnp.array([[[[1.0, 0.0]]]])  # one pair: (x_0, x_1) = (1, 0), d = 2
+        >>> jnp.round(rotary_embedding(x, jnp.array([1]))[0, 0, 0], 3)  # rotated by 1 radian
+        Array([0.54 , 0.841], dtype=float32)
+    """
+    where = "rotary_embedding"
+    if not base > 0:
+        raise ValueError(f"{where}: base must be > 0; got {base!r}.")
+    if x.ndim != 4 or x.shape[-1] % 2:
+        raise ValueError(
+            f"{where}: x must be (N, T, H, d) with an even d (features i and i + d/2 pair); got "
+            f"shape {x.shape}."
+        )
+    pos = jnp.asarray(positions)
+    t, half = x.shape[1], x.shape[-1] // 2
+    if pos.shape not in ((t,), (x.shape[0], t)):
+        raise ValueError(
+            f"{where}: positions must have shape (T,) = {(t,)} or (N, T) = {(x.shape[0], t)}; "
+            f"got {pos.shape}."
+        )
+    dtype = jnp.promote_types(x.dtype, jnp.float32)
+    inv_freq = jnp.asarray(base, dtype) ** (-2.0 * jnp.arange(half, dtype=dtype) / x.shape[-1])
+    angles = jnp.reshape(pos.astype(dtype), (-1, t, 1, 1)) * inv_freq[None, None, None]
+    cos, sin = jnp.cos(angles), jnp.sin(angles)  # (N or 1, T, 1, d/2)
+    x1, x2 = x[..., :half].astype(dtype), x[..., half:].astype(dtype)
+    y = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+    return y.astype(x.dtype)
+
+
+def _attend(q: Array, k: Array, v: Array, mask: Array | None, causal: bool) -> Array:
+    """Heads ``(N, T_q, H, d_v)`` through :func:`jax.nn.dot_product_attention`.
+
+    ``mask`` is the caller's ``(N, 1, T_q, T_k)`` boolean mask without the causal part, which
+    goes in as ``is_causal``. Rows with no allowed key get the mean of the values, the uniform
+    weights of :func:`attention_weights`, whatever kernel JAX picks.
+    """
+    heads = jax.nn.dot_product_attention(q, k, v, mask=mask, is_causal=causal)
+    if mask is None:  # a causal row always sees its own position: none is fully masked
+        return heads
+    if causal:
+        mask = mask & jnp.tril(jnp.ones(mask.shape[-2:], bool))[None, None]
+    blind = jnp.transpose(~jnp.any(mask, axis=-1), (0, 2, 1))[..., None]  # (N, T_q, 1, 1)
+    return jnp.where(blind, jnp.mean(v, axis=1, keepdims=True), heads)
 
 
 def _split(x: Any, where: str) -> dict[str, Any]:
@@ -68,6 +153,8 @@ def MultiHeadAttention(
     dropout: float = 0.0,
     use_bias: bool = True,
     kernel_init: Any = "glorot_uniform",
+    rope: bool = False,
+    rope_base: float = 10000.0,
     name: str = "multi_head_attention",
 ) -> Layer:
     r"""Multi-head attention; self-attention on an array, cross-attention on a dict.
@@ -87,6 +174,9 @@ def MultiHeadAttention(
         dropout: Rate of dropout on the attention weights in training (needs a key).
         use_bias: Biases on the four projections (default ``True``).
         kernel_init: Initializer of the projection kernels (default ``"glorot_uniform"``).
+        rope: Rotate each head's queries and keys by their positions ``0 .. T - 1`` before the
+            product (:func:`rotary_embedding`; default ``False``). Needs an even ``key_dim``.
+        rope_base: The RoPE base :math:`b` of the wavelengths, > 0 (default 10000).
         name: The layer's name (default ``"multi_head_attention"``).
 
     Returns:
@@ -94,7 +184,8 @@ def MultiHeadAttention(
         and ``output`` (``{"w": (H, d_v, D_out), "b": (D_out,)}``); output ``(N, T_q, D_out)``.
 
     Raises:
-        ValueError: For sizes below 1, a dropout rate outside [0, 1), inputs that are not
+        ValueError: For sizes below 1, a dropout rate outside [0, 1), ``rope`` with an odd
+            ``key_dim`` or ``rope_base <= 0``, inputs that are not
             ``(N, T, D)``, batch sizes or key/value lengths that disagree, a mask of the wrong
             shape, or a causal mask with keys and queries of different lengths.
 
@@ -114,6 +205,13 @@ def MultiHeadAttention(
         check_positive_int(output_dim, where=where, arg="output_dim")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"{where}: dropout must be in [0, 1); got {dropout!r}.")
+    if rope and key_dim % 2:
+        raise ValueError(
+            f"{where}: rope=True rotates pairs of features (i, i + key_dim/2), so key_dim must be "
+            f"even; got {key_dim}."
+        )
+    if rope and not rope_base > 0:
+        raise ValueError(f"{where}: rope_base must be > 0; got {rope_base!r}.")
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
 
     def shapes(parts: dict[str, Any]) -> dict[str, Shape]:
@@ -167,6 +265,20 @@ def MultiHeadAttention(
         y = jnp.einsum("ntd,dhk->nthk", x, p["w"])
         return y + p["b"][None, None] if "b" in p else y
 
+    def explicit(q: Array, k: Array, v: Array, mask: Array | None, key: Any) -> Array:
+        """The heads from explicit weights, dropped out with ``key`` unless it is None."""
+        n, t_q, t_k = q.shape[0], q.shape[1], k.shape[1]
+        if causal:
+            lower = jnp.broadcast_to(jnp.tril(jnp.ones((t_q, t_k), bool))[None, None],
+                                     (n, 1, t_q, t_k))  # fmt: skip
+            mask = lower if mask is None else mask & lower
+        weights = attention_weights(q, k, None if mask is None else jnp.broadcast_to(
+            mask, (n, num_heads, t_q, t_k)))  # fmt: skip
+        if key is not None:
+            keep = jax.random.bernoulli(key, 1.0 - dropout, weights.shape)
+            weights = jnp.where(keep, weights / (1.0 - dropout), 0.0)
+        return jnp.einsum("nhqk,nkhv->nqhv", weights, v)
+
     def apply(
         params: Params, state: State, x: Any, *, key: PRNGKey | None = None, train: bool = False
     ) -> tuple[Array, State]:
@@ -195,21 +307,21 @@ def MultiHeadAttention(
                     f"{(t_q, t_k)} or (N, T_q, T_k) = {(n, t_q, t_k)}; got {mask.shape}."
                 )
             mask = jnp.broadcast_to(mask.astype(bool), (n, 1, t_q, t_k))
-        if causal:
-            lower = jnp.broadcast_to(jnp.tril(jnp.ones((t_q, t_k), bool))[None, None],
-                                     (n, 1, t_q, t_k))  # fmt: skip
-            mask = lower if mask is None else mask & lower
         q = project(params["query"], parts["query"])
         k = project(params["key"], parts["key"])
         v = project(params["value"], parts["value"])
-        weights = attention_weights(q, k, None if mask is None else jnp.broadcast_to(
-            mask, (n, num_heads, t_q, t_k)))  # fmt: skip
-        if train and dropout > 0.0:
-            if key is None:
-                raise ValueError(f"{where}: dropout in training needs a key= at apply.")
-            keep = jax.random.bernoulli(key, 1.0 - dropout, weights.shape)
-            weights = jnp.where(keep, weights / (1.0 - dropout), 0.0)
-        heads = jnp.einsum("nhqk,nkhv->nqhv", weights, v)
+        if rope:
+            q = rotary_embedding(q, jnp.arange(t_q), rope_base)
+            k = rotary_embedding(k, jnp.arange(t_k), rope_base)
+        drop = train and dropout > 0.0
+        if drop and key is None:
+            raise ValueError(f"{where}: dropout in training needs a key= at apply.")
+        # The fast path computes the softmax in float32: float64 keeps the explicit one.
+        same = v.shape[-1] == k.shape[-1] and q.dtype == k.dtype == v.dtype != jnp.float64
+        if not drop and same:
+            heads = _attend(q, k, v, mask, causal)
+        else:
+            heads = explicit(q, k, v, mask, key if drop else None)
         y = jnp.einsum("nqhv,hvo->nqo", heads, params["output"]["w"])
         if use_bias:
             y = y + params["output"]["b"][None, None]
@@ -218,6 +330,7 @@ def MultiHeadAttention(
     config = {
         "type": "MultiHeadAttention", "num_heads": num_heads, "key_dim": key_dim,
         "value_dim": v_dim, "output_dim": output_dim, "causal": causal, "dropout": dropout,
-        "use_bias": use_bias, "kernel_init": kernel_init, "name": name,
+        "use_bias": use_bias, "kernel_init": kernel_init, "rope": rope, "rope_base": rope_base,
+        "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)

@@ -1,4 +1,4 @@
-r"""Convolutions over channels-last inputs: Conv1D, Conv2D, Conv3D.
+r"""Convolutions over channels-last inputs: Conv1D/2D/3D and transposed Conv1D/2D.
 
 Built on :func:`jax.lax.conv_general_dilated`. Inputs are ``(N, *spatial, C_in)`` and kernels
 ``(*kernel_size, C_in / groups, C_out)``. For each spatial axis of length :math:`n`, kernel
@@ -16,7 +16,7 @@ the same patches and the input through :func:`jax.lax.conv_general_dilated`, who
 fast convolution on CPU. Reverse mode, forward mode and higher orders all work. It computes the same
 sums as the plain convolution in a different order (agreement to float rounding, tested).
 ``docs/benchmarks.md`` has the measurement; on other backends (cuDNN on GPU) the plain convolution
-is used.
+is used. Depthwise and separable convolutions are in :mod:`jaxnn.layers.depthwise`.
 """
 
 from __future__ import annotations
@@ -191,6 +191,85 @@ def _matmul_conv(
     return conv
 
 
+def _axes(rank: int) -> str:
+    """The spatial axis letters of a rank, for messages: ``"H, W"``."""
+    return ", ".join("DHW"[3 - rank :])
+
+
+def _spread(n: int, d: int) -> int:
+    """An axis length after input dilation ``d`` (zeros between elements); ``-1`` stays unknown."""
+    return n if n == -1 else (n - 1) * d + 1
+
+
+def _check_spatial(
+    shape: Sequence[int],
+    padding: Any,
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    input_dilation: tuple[int, ...],
+    where: str,
+) -> list[tuple[int, int]]:
+    """The pads for an input of ``shape``, after checking its rank and that the kernel fits."""
+    rank = len(kernel)
+    if len(shape) != rank + 2:
+        raise ValueError(
+            f"{where}: input_shape must be (N, {_axes(rank)}, C) channels-last with a batch axis "
+            f"({rank + 2} axes); got {shape}. For NCHW data, move the channel "
+            f"axis last (jnp.moveaxis(x, 1, -1))."
+        )
+    spatial = [_spread(n, d) for n, d in zip(shape[1:-1], input_dilation, strict=True)]
+    pads = resolve_padding(padding, spatial, kernel, stride, dilation, where)
+    for axis, (n, k, d, p) in enumerate(zip(spatial, kernel, dilation, pads, strict=True)):
+        if n != -1 and n + p[0] + p[1] < d * (k - 1) + 1:
+            raise ValueError(
+                f"{where}: the dilated kernel ({d * (k - 1) + 1}) is larger than the padded "
+                f"input ({n + p[0] + p[1]}) on spatial axis {axis}; input_shape {tuple(shape)}."
+            )
+    return pads
+
+
+def _out_spatial(
+    shape: Sequence[int],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    input_dilation: tuple[int, ...],
+    pads: list[tuple[int, int]],
+) -> tuple[int, ...]:
+    """The output's spatial lengths (:func:`output_length` per axis)."""
+    return tuple(
+        output_length(_spread(n, e), k, s, d, p)
+        for n, e, k, s, d, p in zip(
+            shape[1:-1], input_dilation, kernel, stride, dilation, pads, strict=True
+        )
+    )
+
+
+def _xla_conv(
+    x: Array,
+    w: Array,
+    stride: tuple[int, ...],
+    pads: list[tuple[int, int]],
+    dilation: tuple[int, ...],
+    input_dilation: tuple[int, ...],
+    groups: int,
+) -> Array:
+    """XLA's convolution, channels-last, kernel ``(*kernel, C_in / groups, C_out)``."""
+    rank = len(stride)
+    layout = "N" + "DHW"[3 - rank :] + "C"
+    return jax.lax.conv_general_dilated(
+        x,
+        w,
+        window_strides=stride,
+        padding=pads,
+        lhs_dilation=input_dilation,
+        rhs_dilation=dilation,
+        dimension_numbers=(layout, "DHW"[3 - rank :] + "IO", layout),
+        feature_group_count=groups,
+    )
+
+
 def _conv(
     rank: int,
     kind: str,
@@ -231,62 +310,27 @@ def _conv(
     phi = None if activation is None else activations.get(activation)
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     b_init = initializers.get(bias_init, where=f"{where} bias_init")
-    layout = "N" + "DHW"[3 - rank :] + "C"
-    dimension_numbers = (layout, "DHW"[3 - rank :] + "IO", layout)
+    axes = _axes(rank)
 
-    axes = ", ".join("DHW"[3 - rank :])
-
-    def spread(n: int, d: int) -> int:
-        return n if n == -1 else (n - 1) * d + 1
-
-    def check_input(shape: Shape) -> tuple[int, list[tuple[int, int]]]:
-        if len(shape) != rank + 2:
-            raise ValueError(
-                f"{where}: input_shape must be (N, {axes}, C) channels-last with a batch axis "
-                f"({rank + 2} axes); got {shape}. For NCHW data, move the channel "
-                f"axis last (jnp.moveaxis(x, 1, -1))."
-            )
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
+        check_key(key, where=f"{where}.init")
+        shape = as_shape(input_shape, where=f"{where}.init")
+        pads = _check_spatial(shape, padding, kernel, stride, dil, in_dil, where)
         channels = shape[-1]
         if channels < 1 or channels % groups:
             raise ValueError(
                 f"{where}: input channels ({channels}) must be known and divisible by groups "
                 f"({groups})."
             )
-        spatial = [spread(n, d) for n, d in zip(shape[1:-1], in_dil, strict=True)]
-        pads = resolve_padding(padding, spatial, kernel, stride, dil, where)
-        for axis, (n, k, d, p) in enumerate(zip(spatial, kernel, dil, pads, strict=True)):
-            if n != -1 and n + p[0] + p[1] < d * (k - 1) + 1:
-                raise ValueError(
-                    f"{where}: the dilated kernel ({d * (k - 1) + 1}) is larger than the padded "
-                    f"input ({n + p[0] + p[1]}) on spatial axis {axis}; input_shape {shape}."
-                )
-        return channels, pads
-
-    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
-        check_key(key, where=f"{where}.init")
-        shape = as_shape(input_shape, where=f"{where}.init")
-        channels, pads = check_input(shape)
         key_w, key_b = jax.random.split(key)
         params = {"w": w_init(key_w, kernel + (channels // groups, filters), dtype)}
         if use_bias:
             params["b"] = b_init(key_b, (filters,), dtype)
-        spatial = tuple(
-            output_length(spread(n, e), k, s, d, p)
-            for n, e, k, s, d, p in zip(shape[1:-1], in_dil, kernel, stride, dil, pads, strict=True)
-        )
+        spatial = _out_spatial(shape, kernel, stride, dil, in_dil, pads)
         return (shape[0], *spatial, filters), params, {}
 
     def plain(x: Array, w: Array, pads: list[tuple[int, int]]) -> Array:
-        return jax.lax.conv_general_dilated(
-            x,
-            w,
-            window_strides=stride,
-            padding=pads,
-            lhs_dilation=in_dil,
-            rhs_dilation=dil,
-            dimension_numbers=dimension_numbers,
-            feature_group_count=groups,
-        )
+        return _xla_conv(x, w, stride, pads, dil, in_dil, groups)
 
     def use_matmul() -> bool:
         if algorithm != "auto":
@@ -302,7 +346,7 @@ def _conv(
                 f"{where}: x must have shape (N, {axes}, {params['w'].shape[-2] * groups}) "
                 f"channels-last; got {x.shape}."
             )
-        spatial = [spread(n, d) for n, d in zip(x.shape[1:-1], in_dil, strict=True)]
+        spatial = [_spread(n, d) for n, d in zip(x.shape[1:-1], in_dil, strict=True)]
         pads = resolve_padding(padding, spatial, kernel, stride, dil, where)
         if use_matmul():
             conv = _matmul_conv(kernel, stride, dil, pads, functools.partial(plain, pads=pads))

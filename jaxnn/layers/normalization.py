@@ -1,17 +1,33 @@
-"""Batch and layer normalisation over the feature (last) axis."""
+r"""Normalisation layers: batch, layer, RMS and group normalisation, channels last.
+
+With :math:`S` the set of positions one statistic is taken over,
+
+.. math:: \mu = \frac{1}{|S|}\sum_{i \in S} x_i, \quad
+    \sigma^2 = \frac{1}{|S|}\sum_{i \in S} (x_i - \mu)^2, \quad
+    y = \gamma \frac{x - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta
+
+(biased variance): :func:`BatchNorm` takes :math:`S` over the batch and spatial axes of each
+channel, :func:`LayerNorm` over the channels of each position, :func:`GroupNorm` over the spatial
+axes and one group of channels of each sample. :func:`RMSNorm` does not centre:
+:math:`y = \gamma\, x / \sqrt{\frac{1}{|S|}\sum_{i \in S} x_i^2 + \epsilon}` over the axes
+of ``axis`` of each position. ``RMSNorm`` and ``GroupNorm`` compute their statistics in float32
+(at least) whatever the input's dtype, and cast the result back to it.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import jax
 import jax.numpy as jnp
+import numpy as np
 
-from jaxnn.core import Layer, as_shape, expand_to
+from jaxnn.core import Layer, as_shape, check_positive_int, expand_to
 from jaxnn.masking import check_batch_mask
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
-__all__ = ["BatchNorm", "LayerNorm"]
+__all__ = ["BatchNorm", "GroupNorm", "LayerNorm", "RMSNorm"]
 
 
 def _check_features(shape: Shape, where: str) -> int:
@@ -258,6 +274,258 @@ def LayerNorm(
 
     config = {
         "type": "LayerNorm",
+        "epsilon": epsilon,
+        "use_scale": use_scale,
+        "use_bias": use_bias,
+        "dtype": jnp.dtype(dtype).name,
+        "name": name,
+    }
+    return Layer(init, apply, name, config)
+
+
+def _wide(x: Array) -> tuple[Array, Any]:
+    """``x`` in at least float32 for the statistics, and the dtype to cast the result back to."""
+    compute = jnp.promote_types(x.dtype, jnp.float32)
+    return x.astype(compute), x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else compute
+
+
+def _check_axis(axis: Any, where: str) -> tuple[int, ...]:
+    """``axis`` (an int or a tuple of them) as a sorted tuple of distinct negative ints."""
+    items = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
+    if not items or not all(
+        isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in items
+    ):
+        raise TypeError(
+            f"{where}: axis must be a negative int or a non-empty tuple of them, such as -1 or "
+            f"(-2, -1); got {type(axis).__name__} {axis!r}."
+        )
+    axes = tuple(sorted(int(a) for a in items))
+    if axes[-1] >= 0 or len(set(axes)) != len(axes):
+        raise ValueError(
+            f"{where}: axis must hold distinct negative ints, counted from the last axis (-1) so "
+            f"that the batch axis is never reduced, such as -1 or (-2, -1); got {axis!r}."
+        )
+    return axes
+
+
+def _pattern(axes: tuple[int, ...], sizes: tuple[Any, ...]) -> str:
+    """The shape ``(N, ..., 3, *, 4)`` of an input with ``sizes`` on ``axes`` (``*``: any)."""
+    known = dict(zip(axes, sizes, strict=True))
+    return f"(N, ..., {', '.join(str(known.get(a, '*')) for a in range(axes[0], 0))})"
+
+
+def _check_rms_shape(shape: Shape, axes: tuple[int, ...], axis: Any, where: str) -> Shape:
+    """The sizes of ``shape`` on ``axes``; a batch axis must come before them."""
+    symbols = ("C",) if len(axes) == 1 else tuple(f"C{i + 1}" for i in range(len(axes)))
+    if len(shape) <= -axes[0] or min(shape[a] for a in axes) < 1:
+        raise ValueError(
+            f"{where}: input_shape must be {_pattern(axes, symbols)} with a batch axis first and "
+            f"known sizes {', '.join(symbols)} on axis={axis!r}; got {shape}."
+        )
+    return tuple(shape[a] for a in axes)
+
+
+def RMSNorm(
+    *,
+    epsilon: float = 1e-6,
+    use_scale: bool = True,
+    axis: int | tuple[int, ...] = -1,
+    dtype: Any = jnp.float32,
+    name: str = "rms_norm",
+) -> Layer:
+    r"""Root-mean-square normalisation: rescales each position by its RMS, without centring.
+
+    .. math:: y = \gamma \frac{x}{\sqrt{\frac{1}{|S|}\sum_{i \in S} x_i^2 + \epsilon}}
+
+    where :math:`S` are the positions of ``axis`` (the features by default) of one sample and
+    position. There is no mean subtracted, no bias and no state; training and evaluation agree.
+
+    Mixed precision: the mean of squares and the reciprocal square root run in float32 (at
+    least) for a bfloat16 or float16 input, and the result is cast back to the input's dtype,
+    so a half-precision activation keeps its dtype but not the rounding of half-precision
+    statistics (mixed-precision training is planned; this is the behaviour it relies on).
+
+    Keras 3's ``keras.layers.RMSNormalization`` computes the same
+    :math:`x \cdot \operatorname{rsqrt}(\operatorname{mean}(x^2) + \epsilon) \cdot \gamma`
+    in float32 with the same default ``epsilon=1e-6``; its weight is named ``scale``
+    (``gamma`` here), it always has one (no ``use_scale``), and it accepts non-negative axes.
+    (Keras' function ``keras.ops.rms_normalization`` defaults to ``epsilon=1e-7``.)
+
+    Args:
+        epsilon: Added to the mean of squares, > 0 (default 1e-6, as Keras).
+        use_scale: Learn :math:`\gamma` (default ``True``).
+        axis: The axis, or a tuple of axes, to normalise over, counted from the end (negative):
+            default -1, the features; ``(-2, -1)`` normalises over the last two axes.
+        dtype: dtype of the params (default float32).
+        name: The layer's name (default ``"rms_norm"``).
+
+    Returns:
+        A :class:`~jaxnn.Layer`.
+
+    Shapes:
+        - x: ``(N, ..., C)``; y: the same shape and dtype.
+        - params ``gamma``: ``(C,)`` (the sizes of the ``axis`` axes, in order); state: ``{}``
+
+    Raises:
+        ValueError: For ``epsilon <= 0`` or an ``axis`` that is not negative or repeats an axis
+            (at construction); for an input without a batch axis before the ``axis`` axes or
+            with other sizes on them (``init``, ``apply``).
+        TypeError: For an ``axis`` that is not an int or a tuple of ints (at construction).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> rms = RMSNorm()
+        >>> _, params, state = rms.init(jax.random.key(0), (-1, 2))
+        >>> jax.tree.map(jnp.shape, params)
+        {'gamma': (2,)}
+        >>> y, _ = rms.apply(params, state, jnp.array([[3.0, 4.0]]))  # RMS = sqrt(12.5)
+        >>> [round(v, 3) for v in y[0].tolist()]
+        [0.849, 1.131]
+        >>> rms.apply(params, state, jnp.ones((1, 2), jnp.bfloat16))[0].dtype
+        dtype(bfloat16)
+
+    References:
+        Zhang & Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019.
+    """
+    where = f"RMSNorm '{name}'"
+    _check_epsilon(epsilon, where)
+    axes = _check_axis(axis, where)
+
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
+        del key  # deterministic initial values
+        shape = as_shape(input_shape, where=f"{where}.init")
+        sizes = _check_rms_shape(shape, axes, axis, where)
+        return shape, ({"gamma": jnp.ones(sizes, dtype)} if use_scale else {}), {}
+
+    def apply(
+        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+    ) -> tuple[Array, State]:
+        del key, train
+        sizes = tuple(params["gamma"].shape) if "gamma" in params else ("*",) * len(axes)
+        if x.ndim < 1 - axes[0] or ("gamma" in params and sizes != tuple(x.shape[a] for a in axes)):
+            raise ValueError(f"{where}: x must have shape {_pattern(axes, sizes)}; got {x.shape}.")
+        wide, out_dtype = _wide(x)
+        y = wide * jax.lax.rsqrt(jnp.mean(jnp.square(wide), axis=axes, keepdims=True) + epsilon)
+        if "gamma" in params:
+            broadcast = tuple(d if i - x.ndim in axes else 1 for i, d in enumerate(x.shape))
+            y = y * jnp.reshape(params["gamma"], broadcast)
+        return y.astype(out_dtype), state
+
+    config = {
+        "type": "RMSNorm",
+        "epsilon": epsilon,
+        "use_scale": use_scale,
+        "axis": axes[0] if isinstance(axis, (int, np.integer)) else axes,
+        "dtype": jnp.dtype(dtype).name,
+        "name": name,
+    }
+    return Layer(init, apply, name, config)
+
+
+def _check_groups(groups: int, channels: int, where: str) -> None:
+    if channels % groups:
+        divisors = [d for d in range(1, channels + 1) if channels % d == 0]
+        raise ValueError(
+            f"{where}: groups={groups} must divide the number of channels C={channels}; got "
+            f"C % groups = {channels % groups}. Choose groups among {divisors}."
+        )
+
+
+def GroupNorm(
+    groups: int = 32,
+    *,
+    epsilon: float = 1e-3,
+    use_scale: bool = True,
+    use_bias: bool = True,
+    dtype: Any = jnp.float32,
+    name: str = "group_norm",
+) -> Layer:
+    r"""Group normalisation: each sample's channels split into groups, normalised per group.
+
+    .. math:: \mu_{ng} = \frac{1}{|S_g|}\sum_{i \in S_g} x_{ni}, \quad
+        \sigma_{ng}^2 = \frac{1}{|S_g|}\sum_{i \in S_g} (x_{ni} - \mu_{ng})^2, \quad
+        y_{nc} = \gamma_c \frac{x_{nc} - \mu_{ng}}{\sqrt{\sigma_{ng}^2 + \epsilon}} + \beta_c
+
+    for a channels-last input ``(N, ..., C)``: the :math:`C` channels are split into ``groups``
+    consecutive groups of :math:`C / G` channels, and :math:`S_g` holds every spatial position
+    and channel of group :math:`g` of sample :math:`n` (biased variance; :math:`c` in group
+    :math:`g`). ``gamma`` and ``beta`` are per channel. Samples never mix, so training and
+    evaluation agree and there is no state. ``groups=1`` is layer normalisation over every
+    non-batch axis; ``groups=C`` is instance normalisation (each channel over space).
+
+    Mixed precision: the statistics run in float32 (at least) for a bfloat16 or float16 input,
+    and the result is cast back to the input's dtype.
+
+    Keras 3's ``keras.layers.GroupNormalization`` computes the same, with ``epsilon`` added to
+    the variance (default 1e-3 in both); it spells instance normalisation ``groups=-1`` (here
+    ``groups=C``), normalises another ``axis`` (here channels last only), and returns its own
+    compute dtype (float32 for a bfloat16 input to a float32 layer), where this layer returns
+    the input's dtype.
+
+    Args:
+        groups: :math:`G`, the number of groups, >= 1, dividing :math:`C` (default 32, as Keras).
+        epsilon: Added to the variance, > 0 (default 1e-3, as Keras; PyTorch uses 1e-5).
+        use_scale: Learn :math:`\gamma` (default ``True``).
+        use_bias: Learn :math:`\beta` (default ``True``).
+        dtype: dtype of the params (default float32).
+        name: The layer's name (default ``"group_norm"``).
+
+    Returns:
+        A :class:`~jaxnn.Layer`.
+
+    Shapes:
+        - x: ``(N, ..., C)``, e.g. images ``(N, H, W, C)``; y: the same shape and dtype.
+        - params ``gamma``, ``beta``: ``(C,)``; state: ``{}``
+
+    Raises:
+        ValueError: For ``groups < 1`` or ``epsilon <= 0`` (at construction); for an input
+            without a batch axis, with another number of channels, or whose channels ``groups``
+            does not divide (``init``, ``apply``).
+        TypeError: For a ``groups`` that is not an int (at construction).
+
+    Example:
+        >>> import jax, jax.numpy as jnp
+        >>> gn = GroupNorm(2)
+        >>> _, params, state = gn.init(jax.random.key(0), (-1, 2, 4))
+        >>> jax.tree.map(jnp.shape, params)
+        {'beta': (4,), 'gamma': (4,)}
+        >>> x = jnp.arange(8.0).reshape(1, 2, 4)  # group 0: channels 0, 1 -> {0, 1, 4, 5}
+        >>> y, _ = gn.apply(params, state, x)  # each group: mean 2.5 or 4.5, variance 4.25
+        >>> [round(v, 2) for v in y[0, 0].tolist()]
+        [-1.21, -0.73, -1.21, -0.73]
+
+    References:
+        Wu & He, "Group Normalization", ECCV 2018.
+    """
+    where = f"GroupNorm '{name}'"
+    groups = check_positive_int(groups, where=where, arg="groups")
+    _check_epsilon(epsilon, where)
+
+    def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
+        del key  # deterministic initial values
+        shape = as_shape(input_shape, where=f"{where}.init")
+        channels = _check_features(shape, where)
+        _check_groups(groups, channels, where)
+        return shape, _affine_params(channels, use_scale, use_bias, dtype), {}
+
+    def apply(
+        params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
+    ) -> tuple[Array, State]:
+        del key, train
+        channels = next(iter(params.values())).shape[0] if params else x.shape[-1]
+        _check_x(x, channels, where)
+        _check_groups(groups, channels, where)
+        wide, out_dtype = _wide(x)
+        grouped = jnp.reshape(wide, x.shape[:-1] + (groups, channels // groups))
+        axes = (*range(1, x.ndim - 1), x.ndim)  # space and the channels of a group
+        centred = grouped - jnp.mean(grouped, axis=axes, keepdims=True)
+        var = jnp.mean(jnp.square(centred), axis=axes, keepdims=True)
+        y = jnp.reshape(centred * jax.lax.rsqrt(var + epsilon), x.shape)
+        return _scale_and_shift(params, y).astype(out_dtype), state
+
+    config = {
+        "type": "GroupNorm",
+        "groups": groups,
         "epsilon": epsilon,
         "use_scale": use_scale,
         "use_bias": use_bias,

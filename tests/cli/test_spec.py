@@ -93,6 +93,8 @@ def test_build_matches_the_same_model_written_in_python(key):
         ("embedding(100,16) lstm(8) dense(1)", (-1, 5), (-1, 1), ["Embedding", "LSTM", "Dense"]),
         ("reshape(8,8,1) conv1d(2,3)", (-1, 64), None, None),
         ("gru(4, return_sequences=true) layer_norm", (-1, 5, 3), (-1, 5, 4), ["GRU", "LayerNorm"]),
+        ("conv2d(4, 3, padding=same) group_norm(2) rms_norm", (-1, 6, 6, 2), (-1, 6, 6, 4),
+         ["Conv2D", "GroupNorm", "RMSNorm"]),
     ],
 )  # fmt: skip
 def test_build_layers_and_shapes(spec, input_shape, output_shape, types):
@@ -113,6 +115,24 @@ def test_aliases_and_case_name_the_same_layer():
     ]
 
 
+def test_rms_norm_and_group_norm_arguments_and_aliases():
+    model = build(
+        "group_norm(4, epsilon=1e-5) rmsnorm(axis=(-2, -1), use_scale=false) "
+        "GroupNormalization(groups=2) RMSNormalization"
+    )
+    gn, rms, gn_keyword, rms_default = model.config["layers"]
+    assert (gn["type"], gn["groups"], gn["epsilon"]) == ("GroupNorm", 4, 1e-5)
+    assert (rms["type"], rms["axis"], rms["use_scale"]) == ("RMSNorm", (-2, -1), False)
+    assert (gn_keyword["type"], gn_keyword["groups"]) == ("GroupNorm", 2)
+    assert (rms_default["type"], rms_default["axis"]) == ("RMSNorm", -1)
+    assert build("group_norm").config["layers"][0]["groups"] == 32  # the constructor's default
+    # groups must divide the channels: the layer's own error, when the input is known
+    with pytest.raises(
+        UserError, match=r"does not fit .*groups=3 must divide the number of channels C=4"
+    ):
+        output_shape_of(build("group_norm(3)"), (-1, 5, 4))
+
+
 @pytest.mark.parametrize(
     "spec, message, bad",
     [
@@ -124,6 +144,14 @@ def test_aliases_and_case_name_the_same_layer():
         ("dense(1, relu, 3)", r"takes at most 2 positional arguments \(units, activation\)", "3"),
         ("dense", r"dense\(\.\.\.\) needs units", "dense"),
         ("dropout(1.5)", r"Dropout 'dropout': drop_rate .* must be in \[0, 1\)", "dropout(1.5)"),
+        ("group_norm(0)", r"GroupNorm 'group_norm': groups must be >= 1; got 0", "group_norm(0)"),
+        ("group_norm(2, 3)", r"takes at most 1 positional arguments \(groups\)", "3"),
+        ("rms_norm(2)", r"rms_norm\(\.\.\.\) takes at most 0 positional arguments \(none\)", "2"),
+        (
+            "rms_norm(axis=0)",
+            r"RMSNorm 'rms_norm': axis must hold distinct negative ints",
+            "rms_norm(axis=0)",
+        ),
     ],
 )
 def test_build_errors_name_the_problem_and_point_at_it(spec, message, bad):
