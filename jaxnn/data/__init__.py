@@ -18,9 +18,17 @@ from jaxnn.data.synthetic import (
     xor,
 )
 from jaxnn.data.tabular import Tabular, TabularEncoder, load_csv, read_columns
+from jaxnn.data.text import (
+    CharVocab,
+    char_windows,
+    corpus_names,
+    text_corpus,
+    train_test_windows,
+)
 from jaxnn.encoding import one_hot, to_categorical
 
 __all__ = [
+    "CharVocab",
     "MinMax",
     "Standardize",
     "Tabular",
@@ -28,7 +36,9 @@ __all__ = [
     "batches",
     "blobs",
     "cache_dir",
+    "char_windows",
     "circle",
+    "corpus_names",
     "digits",
     "fashion_mnist",
     "gaussian",
@@ -43,8 +53,10 @@ __all__ = [
     "regression_gaussian",
     "regression_plane",
     "spiral",
+    "text_corpus",
     "to_categorical",
     "train_test_split",
+    "train_test_windows",
     "train_val_test_split",
     "xor",
 ]

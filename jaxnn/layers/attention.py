@@ -106,7 +106,8 @@ def rotary_embedding(x: Array, positions: Any, base: float = 10000.0) -> Array:
         )
     dtype = jnp.promote_types(x.dtype, jnp.float32)
     inv_freq = jnp.asarray(base, dtype) ** (-2.0 * jnp.arange(half, dtype=dtype) / x.shape[-1])
-    angles = jnp.reshape(pos.astype(dtype), (-1, t, 1, 1)) * inv_freq[None, None, None]
+    lead = pos.reshape((1,) * (2 - pos.ndim) + pos.shape)  # (1 or N, T): no -1, T may be 0
+    angles = lead.astype(dtype)[..., None, None] * inv_freq[None, None, None]
     cos, sin = jnp.cos(angles), jnp.sin(angles)  # (N or 1, T, 1, d/2)
     x1, x2 = x[..., :half].astype(dtype), x[..., half:].astype(dtype)
     y = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)

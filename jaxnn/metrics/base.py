@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -119,13 +120,43 @@ def sample_weights(sample_weight: Any, n: int, where: str) -> Array:
 def prepare(
     predictions: Any, labels: Any, sample_weight: Any, num_classes: int | None, where: str
 ) -> tuple[Array, Array, Array, int]:
-    """Checks inputs; returns ``(predictions, label ids, weights, K)``."""
+    """Checks inputs; returns ``(predictions, label ids, weights, K)``.
+
+    Sequence scores ``(N, T, ..., K)`` with integer labels ``(N, T, ...)`` (a language model's
+    per-token logits) count each position as one prediction, weighted by its sample's weight.
+
+    Example:
+        >>> logits = jnp.array([[[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]])  # (N, T, K) = (1, 3, 2)
+        >>> p, ids, w, k = prepare(logits, jnp.array([[0, 1, 1]]), None, None, "accuracy")
+        >>> p.shape, ids.tolist(), w.tolist(), k
+        ((3, 2), [0, 1, 1], [1.0, 1.0, 1.0], 2)
+    """
     predictions = jnp.asarray(predictions)
     if predictions.ndim < 1:
         raise ValueError(f"{where}: predictions need a batch axis; got a scalar.")
+    if predictions.ndim >= 3 and jnp.issubdtype(predictions.dtype, jnp.floating):
+        predictions, labels, sample_weight = _positions(predictions, labels, sample_weight, where)
     n = predictions.shape[0]
     k = num_classes_of(predictions, num_classes, where)
     return predictions, label_ids(labels, n, k, where), sample_weights(sample_weight, n, where), k
+
+
+def _positions(
+    predictions: Array, labels: Any, sample_weight: Any, where: str
+) -> tuple[Array, Any, Any]:
+    """Scores ``(N, T, ..., K)`` and ids ``(N, T, ...)`` as ``(N T ..., K)`` and ``(N T ...,)``."""
+    shape = predictions.shape[:-1]
+    label_shape = jnp.shape(labels)
+    if label_shape != shape:
+        raise ValueError(
+            f"{where}: sequence predictions of shape {predictions.shape} need integer labels of "
+            f"shape {shape} (one class id per position); got {label_shape}."
+        )
+    n, per = shape[0], math.prod(shape[1:])
+    flat = None
+    if sample_weight is not None:
+        flat = jnp.repeat(sample_weights(sample_weight, n, where), per)
+    return predictions.reshape(-1, predictions.shape[-1]), jnp.reshape(labels, -1), flat
 
 
 def ratio(numerator: Array, denominator: Array) -> Array:
