@@ -90,6 +90,7 @@ def evaluate(run: Path, split: str, batch_size: int, as_json: bool, **data: Any)
         loss=loss,
         metrics=metrics,
         batch_size=batch_size,
+        precision=saved.fit_kwargs.get("precision"),
     )
     values = {k: v for k, v in result.items() if np.ndim(v) == 0}
     values["samples"] = len(x)

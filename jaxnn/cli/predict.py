@@ -180,7 +180,10 @@ def predict(
         labels = preprocessing.encoder.classes
     else:
         x, labels = _fit_shape(read_inputs(inputs), saved.input_shape, inputs), None
-    outputs = np.asarray(predict_model(saved.model, saved.train_state, x, batch_size=batch_size))
+    policy = saved.fit_kwargs.get("precision")  # the one the model trained with
+    outputs = np.asarray(
+        predict_model(saved.model, saved.train_state, x, batch_size=batch_size, precision=policy)
+    )
     loss = found.config.get("loss") or saved.fit_kwargs.get("loss")
     columns, values = _table(outputs, loss, raw)
     if out is None:

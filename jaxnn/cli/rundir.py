@@ -71,6 +71,7 @@ CONFIG_KEYS = (
     "validation_split",
     "early_stopping",
     "seed",
+    "precision",
 )
 _PATH_KEYS = ("data", "data_dir", "model")
 

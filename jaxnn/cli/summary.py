@@ -13,6 +13,7 @@ from jaxnn.cli.datasets import load_dataset
 from jaxnn.cli.models import is_model_file, load_source
 from jaxnn.cli.rundir import open_run
 from jaxnn.models import summary as summarize
+from jaxnn.precision import POLICIES
 
 __all__ = ["parse_shape", "summary"]
 
@@ -52,8 +53,13 @@ def _is_run(target: str) -> bool:
 
 
 def _from_run(target: str) -> tuple[Any, tuple[int, ...], dict[str, Any]]:
+    """The saved model, its input shape, and its params, state and training precision."""
     saved = load_saved(open_run(target).model_path)
-    params = {"params": saved.train_state.params, "state": saved.train_state.state}
+    params = {
+        "params": saved.train_state.params,
+        "state": saved.train_state.state,
+        "precision": saved.fit_kwargs.get("precision"),
+    }
     return saved.model, saved.input_shape, params
 
 
@@ -92,10 +98,21 @@ def _input_shape(input_shape: str | None, data: str | None) -> tuple[int, ...]:
     show_default=True,
     help="Rows per batch for counting FLOPs.",
 )
+@click.option(
+    "--precision",
+    type=click.Choice(list(POLICIES)),
+    help="The precision policy to show the dtypes under "
+    "(default: the one a run or model file trained with, else float32).",
+)
 @debug_option
 @unsafe_option
 def summary(
-    target: str, input_shape: str | None, data: str | None, dtype: str | None, batch_size: int
+    target: str,
+    input_shape: str | None,
+    data: str | None,
+    dtype: str | None,
+    batch_size: int,
+    precision: str | None,
 ) -> None:
     """Show a model's layers, output shapes, parameters and FLOPs.
 
@@ -110,4 +127,6 @@ def summary(
         raise UserError(f"{target!r} is not a run directory, a model file or a model spec.")
     if dtype is None:
         dtype = "int32" if _first_type(model.config) == "Embedding" else "float32"
+    if precision is not None:
+        arrays["precision"] = precision
     summarize(model, shape, batch_size=batch_size, dtype=dtype, print_fn=click.echo, **arrays)

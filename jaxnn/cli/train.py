@@ -43,6 +43,7 @@ from jaxnn.cli.rundir import CONFIG_KEYS, default_out, prepare, read_config, wri
 from jaxnn.cli.rundir import write_json as write_json_file
 from jaxnn.core import Layer
 from jaxnn.models import save_model
+from jaxnn.precision import POLICIES
 from jaxnn.train import TrainState, evaluate, fit
 
 __all__ = ["device_name", "train"]
@@ -153,6 +154,12 @@ _OPTIONS = [
     ),
     click.option(
         "--seed", type=int, help="Seed of the split, the weights and the shuffle (default 0)."
+    ),
+    click.option(
+        "--precision",
+        type=click.Choice(list(POLICIES)),
+        help="float32 (default), bfloat16, mixed_bfloat16 (float32 weights, bfloat16 compute) "
+        "or mixed_float16 (with dynamic loss scaling); saved in the model file.",
     ),
     click.option(
         "--out",
@@ -330,6 +337,7 @@ def _fit_call(
         metrics=_metrics(dataset),
         callbacks=_callbacks(folder, plan, given, resume),
         seed=options["seed"],
+        precision=options.get("precision"),
         verbose=0,
         initial_state=None if resume is None else resume.train_state,
         initial_epoch=0 if resume is None else resume.epoch,
@@ -478,7 +486,9 @@ def _resumed(ctx: click.Context, given: dict[str, Any]) -> tuple[_Plan, Path, Re
     plan = _plan(options)
     opt = optimizers.get(plan.optimizer, plan.options.get("learning_rate"))
     input_shape = (-1, *plan.dataset.x_train.shape[1:])
-    target = TrainState.create(plan.model, jax.random.key(0), input_shape, opt)
+    target = TrainState.create(
+        plan.model, jax.random.key(0), input_shape, opt, precision=plan.options.get("precision")
+    )
     resume = read_resume(folder, target)
     done = 0 if resume is None else resume.epoch
     if plan.options["epochs"] < done:

@@ -10,8 +10,9 @@ With :math:`S` the set of positions one statistic is taken over,
 channel, :func:`LayerNorm` over the channels of each position, :func:`GroupNorm` over the spatial
 axes and one group of channels of each sample. :func:`RMSNorm` does not centre:
 :math:`y = \gamma\, x / \sqrt{\frac{1}{|S|}\sum_{i \in S} x_i^2 + \epsilon}` over the axes
-of ``axis`` of each position. ``RMSNorm`` and ``GroupNorm`` compute their statistics in float32
-(at least) whatever the input's dtype, and cast the result back to it.
+of ``axis`` of each position. Every one computes its statistics and the normalisation in float32
+(at least) whatever the input's dtype, and casts the result back to it (a bfloat16 activation
+stays bfloat16); BatchNorm's running statistics keep their own dtype.
 """
 
 from __future__ import annotations
@@ -185,11 +186,12 @@ def BatchNorm(
         del key
         _check_x(x, state["mean"].shape[0], where)
         check_batch_mask(batch_mask, x, where=where)
+        x, out_dtype = _wide(x)  # statistics and normalisation in float32 (at least)
         if train:
             mean, var, has_rows = _batch_moments(x, batch_mask)
             new_state = {
-                "mean": momentum * state["mean"] + (1.0 - momentum) * mean,
-                "var": momentum * state["var"] + (1.0 - momentum) * var,
+                k: (momentum * state[k] + (1.0 - momentum) * v).astype(state[k].dtype)
+                for k, v in (("mean", mean), ("var", var))
             }
             if batch_mask is not None:  # a batch of padding only leaves the statistics alone
                 mean = jnp.where(has_rows, mean, state["mean"])
@@ -198,7 +200,7 @@ def BatchNorm(
         else:
             mean, var, new_state = state["mean"], state["var"], state
         y = (x - expand_to(mean, x.ndim)) / expand_to(jnp.sqrt(var + epsilon), x.ndim)
-        return _scale_and_shift(params, y), new_state
+        return _scale_and_shift(params, y).astype(out_dtype), new_state
 
     config = {
         "type": "BatchNorm",
@@ -268,9 +270,11 @@ def LayerNorm(
         del key, train
         features = next(iter(params.values())).shape[0] if params else x.shape[-1]
         _check_x(x, features, where)
+        x, out_dtype = _wide(x)  # statistics in float32 (at least), the result in x's dtype
         mean = jnp.mean(x, axis=-1, keepdims=True)
         var = jnp.var(x, axis=-1, keepdims=True)
-        return _scale_and_shift(params, (x - mean) / jnp.sqrt(var + epsilon)), state
+        y = _scale_and_shift(params, (x - mean) / jnp.sqrt(var + epsilon))
+        return y.astype(out_dtype), state
 
     config = {
         "type": "LayerNorm",

@@ -60,16 +60,43 @@ def json_data(s: Summary) -> dict[str, Any]:
     totals = {
         f.name: getattr(s, f.name)
         for f in dataclasses.fields(s)
-        if f.name not in ("name", "input_shape", "output_shape", "batch_size", "rows")
+        if f.name not in ("name", "input_shape", "output_shape", "batch_size", "rows", "precision")
     } | {"bytes": s.bytes}
     return {
         "name": s.name,
         "input_shape": _json_shape(s.input_shape),
         "output_shape": _json_shape(s.output_shape),
         "batch_size": s.batch_size,
+        "precision": s.precision,
         "rows": rows,
         "totals": totals,
     }
+
+
+def _dtyped(s: Summary) -> bool:
+    """Whether the table shows a Dtype column: a policy, or a dtype other than float32."""
+    names = {"float32", "-"}
+    return s.precision != "float32" or any(
+        r.param_dtype not in names or r.compute_dtype not in names for r in s.rows
+    )
+
+
+def _dtype_cell(row: Row) -> str:
+    """``params/compute``, one name when they agree or the layer has no params."""
+    if row.param_dtype in ("-", row.compute_dtype) or row.compute_dtype == "-":
+        return row.compute_dtype if row.compute_dtype != "-" else row.param_dtype
+    return f"{row.param_dtype}/{row.compute_dtype}"
+
+
+def _header(s: Summary) -> list[str]:
+    head = list(_HEADER)
+    return head[:3] + ["Dtype"] + head[3:] if _dtyped(s) else head
+
+
+def _left(s: Summary, row: Row, name: str) -> list[str]:
+    """The text cells of a row: name, type, shape (and dtype)."""
+    cells = [name, row.type, format_shape(row.output_shape)]
+    return cells + [_dtype_cell(row)] if _dtyped(s) else cells
 
 
 def _cells(row: Row) -> list[str]:
@@ -84,7 +111,8 @@ def _cells(row: Row) -> list[str]:
 
 def _totals(s: Summary) -> list[tuple[str, str]]:
     """The (label, value) lines under the table."""
-    return [
+    policy = [] if s.precision == "float32" else [("Precision", s.precision)]
+    return policy + [
         ("Total params", f"{s.params:,} ({human(s.param_bytes, 'B')})"),
         ("Trainable params", f"{s.trainable_params:,}"),
         ("Frozen params", f"{s.frozen_params:,}"),
@@ -115,14 +143,14 @@ def text_table(s: Summary) -> str:
         Total params: 8 (32 B)
         ...
     """
-    body = [
-        ["  " * r.depth + r.path, r.type, format_shape(r.output_shape), *_cells(r)] for r in s.rows
-    ]
-    widths = [max(len(line[i]) for line in [list(_HEADER), *body]) for i in range(7)]
+    header = _header(s)
+    body = [[*_left(s, r, "  " * r.depth + r.path), *_cells(r)] for r in s.rows]
+    k = len(header) - 4  # the left-aligned text columns
+    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        left = [c.ljust(w) for c, w in zip(cells[:3], widths[:3], strict=True)]
-        right = [c.rjust(w) for c, w in zip(cells[3:], widths[3:], strict=True)]
+        left = [c.ljust(w) for c, w in zip(cells[:k], widths[:k], strict=True)]
+        right = [c.rjust(w) for c, w in zip(cells[k:], widths[k:], strict=True)]
         return "  ".join(left + right).rstrip()
 
     rule = "-" * len(line(["x" * w for w in widths]))
@@ -131,7 +159,7 @@ def text_table(s: Summary) -> str:
         f"output {format_shape(s.output_shape)}"
     )
     totals = [f"{label}: {value}" for label, value in _totals(s)]
-    return "\n".join([title, rule, line(_HEADER), rule, *map(line, body), rule, *totals])
+    return "\n".join([title, rule, line(header), rule, *map(line, body), rule, *totals])
 
 
 def markdown_table(s: Summary) -> str:
@@ -149,11 +177,12 @@ def markdown_table(s: Summary) -> str:
         - Total params: 8 (32 B)
         ...
     """
+    header = _header(s)
     lines = [
-        "| " + " | ".join(_HEADER) + " |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join(["---"] * (len(header) - 4) + ["---:"] * 4) + " |",
     ]
     for r in s.rows:
-        cells = [f"`{r.path}`", r.type, format_shape(r.output_shape), *_cells(r)]
+        cells = [*_left(s, r, f"`{r.path}`"), *_cells(r)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", *(f"- {k}: {v}" for k, v in _totals(s))])

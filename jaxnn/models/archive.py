@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxnn.precision import POLICIES
+
 __all__ = [
     "MAX_DEPTH",
     "MAX_HEADER_BYTES",
@@ -375,6 +377,7 @@ _FIT_FIELDS: dict[str, tuple[str, Any]] = {
     "class_weight": ("an object of class weights", lambda v: v is None or isinstance(v, dict)),
     "regularizer": ("a function", lambda v: v is None or callable(v)),
     "seed": ("an integer", lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool))),
+    "precision": ("one of " + ", ".join(POLICIES), lambda v: v in POLICIES),
     "initial_epoch": ("an integer >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool)
                       and 0 <= v < 2**31),
 }  # fmt: skip

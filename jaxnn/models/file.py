@@ -32,9 +32,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn import optimizers
+from jaxnn import precision as precision_lib
 from jaxnn.checkpoint import _key_fields, _restore_key, write_atomic
 from jaxnn.core import Layer, as_shape
 from jaxnn.models.archive import (
+    _DTYPES,
     Archive,
     check_config,
     check_fit_kwargs,
@@ -232,7 +234,8 @@ def save_model(
         if skipped:
             config["fit_kwargs_not_saved"] = skipped
     tensors = _tensors(ts)
-    out_shape = _check_fits(model, ts, input_shape)
+    policy = None if training is None else training.fit_kwargs.get("precision")
+    out_shape = _check_fits(model, ts, input_shape, policy)
     from safetensors.numpy import save as to_safetensors
 
     buffer = io.BytesIO()
@@ -247,9 +250,13 @@ def save_model(
     return Path(path)
 
 
-def _check_fits(model: Layer, ts: TrainState, input_shape: tuple) -> Any:
-    """Checks that params and state are the ones the model makes; returns its output shape."""
+def _check_fits(model: Layer, ts: TrainState, input_shape: tuple, policy: Any) -> Any:
+    """Checks that params and state are the ones the model makes; returns its output shape.
+
+    Under the ``"bfloat16"`` policy the params are expected in bfloat16.
+    """
     out_shape, params, state = _init_specs(model, input_shape)
+    params = precision_lib.cast_params(params, policy)
     expected = {**_flat("params", params), **_flat("state", state)}
     found = {**_flat("params", ts.params), **_flat("state", ts.state)}
     _compare(expected, found, "save_model", "the train state")
@@ -275,7 +282,8 @@ def _optimizer(fit_kwargs: dict[str, Any], path: Path) -> Any:
             fit_kwargs.get("learning_rate"),
             clip_norm=fit_kwargs.get("clip_norm"),
         )
-        return optimizers.freeze(opt, fit_kwargs.get("freeze", ()))
+        opt = optimizers.freeze(opt, fit_kwargs.get("freeze", ()))
+        return precision_lib.prepare_optimizer(opt, fit_kwargs.get("precision"))
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"load_model: {str(path)!r} config.json fit_kwargs do not make an optimizer: {error}"
@@ -382,17 +390,24 @@ def load_model(
     fit_kwargs = _decode(archive.config.get("fit_kwargs", {}), safe_mode, where)
     check_fit_kwargs(fit_kwargs, where)
     opt = _optimizer(fit_kwargs, path) if optimizer is None else optimizers.get(optimizer)
+    # "bfloat16" keeps parameters (and optimizer state) in bfloat16: so does the file.
+    params_spec = precision_lib.cast_params(params_spec, fit_kwargs.get("precision"))
     has_saved = opt is not None and archive.metadata.get("has_opt_state", False)
     expected = {**_flat("params", params_spec), **_flat("state", state_spec)}
     opt_spec = jax.eval_shape(opt.init, params_spec) if opt is not None else None
     if has_saved:
         expected.update(_flat("opt_state", opt_spec))
     _check_header(archive, archive.tensor_header(), expected, has_saved)
-    from safetensors import SafetensorError
-    from safetensors.numpy import load as from_safetensors
+    from safetensors import SafetensorError, deserialize
 
     try:
-        tensors = from_safetensors(archive.tensor_bytes())
+        # safetensors' own decoding, viewed with NumPy here: its NumPy loader has no bfloat16.
+        tensors = {
+            name: np.frombuffer(view["data"], np.dtype(_DTYPES[view["dtype"]])).reshape(
+                view["shape"]
+            )
+            for name, view in deserialize(archive.tensor_bytes())
+        }
     except SafetensorError as error:
         raise corrupt(path, f"model.safetensors is damaged ({error})") from None
     params = _fill("params", params_spec, tensors, path)

@@ -36,6 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import precision as precisions
 from jaxnn.capture import Record, recording
 from jaxnn.core import Layer, check_positive_int
 from jaxnn.models._table import json_data, markdown_table, text_table
@@ -74,6 +75,10 @@ class Row(NamedTuple):
         bytes: The bytes of those params and state.
         flops: XLA's FLOPs of the forward pass on ``batch_size`` rows (see the module docstring).
         transcendentals: XLA's count of transcendental operations (``exp``, ``tanh``, ...).
+        param_dtype: The dtype its params are kept in (``"float32"``, ...; ``"-"`` for none,
+            ``"mixed"`` for several).
+        compute_dtype: The dtype it computes in: that of its floating output under the
+            summary's precision policy (``"-"`` for an output without floats).
     """
 
     path: str
@@ -85,6 +90,8 @@ class Row(NamedTuple):
     bytes: int
     flops: int
     transcendentals: int
+    param_dtype: str = "float32"
+    compute_dtype: str = "float32"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +116,7 @@ class Summary:
         state_bytes: Bytes of all state.
         flops: XLA's FLOPs of one forward pass (``train=False``) on ``batch_size`` rows.
         transcendentals: XLA's count of transcendental operations in that pass.
+        precision: The precision policy the rows' dtypes are under (:mod:`jaxnn.precision`).
     """
 
     name: str
@@ -124,6 +132,7 @@ class Summary:
     state_bytes: int
     flops: int
     transcendentals: int
+    precision: str = "float32"
 
     @property
     def bytes(self) -> int:
@@ -294,9 +303,19 @@ def _leaf_cost(layer: Layer, params: Params, state: State, x: Any) -> tuple[int,
     return _cost(layer.apply, params, state, x)
 
 
+def _dtype_name(tree: Any, floating_only: bool) -> str:
+    """The one dtype of a tree's (floating) leaves; ``"-"`` for none, ``"mixed"`` for several."""
+    dtypes = {
+        jnp.dtype(a.dtype).name
+        for a in jax.tree.leaves(tree)
+        if not floating_only or jnp.issubdtype(a.dtype, jnp.floating)
+    }
+    return dtypes.pop() if len(dtypes) == 1 else ("-" if not dtypes else "mixed")
+
+
 def _rows(
     model: Layer, walk: ModelShapes, costs: dict[Path, tuple[int, int]], params: Params,
-    state: State,
+    state: State, calls: dict[Path, tuple[Any, Any]],
 ) -> tuple[Row, ...]:  # fmt: skip
     records = walk.records or [Record((model.name,), model, walk.input_shape, walk.output_shape)]
     rows = []
@@ -306,8 +325,21 @@ def _rows(
         n_state, b_state = count(subtree(state, path))
         kind, depth = layer_type(r.layer), len(r.path) - 1
         bytes_ = b_params + b_state
+        dtypes = (
+            _dtype_name(subtree(params, path), False), _dtype_name(calls[path][1], True)
+        )  # fmt: skip
         rows.append(
-            Row("/".join(r.path), depth, kind, r.outputs, n_params, n_state, bytes_, *costs[path])
+            Row(
+                "/".join(r.path),
+                depth,
+                kind,
+                r.outputs,
+                n_params,
+                n_state,
+                bytes_,
+                *costs[path],
+                *dtypes,
+            )  # fmt: skip
         )
     return tuple(rows)
 
@@ -353,6 +385,7 @@ def summary(
     state: State | None = None,
     frozen: Sequence[Pattern] = (),
     dtype: Any = None,
+    precision: Any = None,
     print_fn: Callable[[str], Any] | None = print,
 ) -> Summary:
     """Summarises a model: one row per layer with output shape, counts, bytes and XLA FLOPs.
@@ -375,6 +408,10 @@ def summary(
             (e.g. ``["encoder/*"]``); counted apart from the trainable ones (default: none).
         dtype: The input's dtype (default: the example array's, else float32); ``jnp.int32``
             for a model that starts with an ``Embedding``.
+        precision: A precision policy (:mod:`jaxnn.precision`; default float32, or the
+            ``params``' own dtypes): the params are counted in its parameter dtype and the
+            layers traced in its compute dtype, as :func:`~jaxnn.fit` would run them. The table
+            gains a ``Dtype`` column (``params/compute``) whenever a dtype is not float32.
         print_fn: Called with the table (default ``print``); ``None`` prints nothing.
 
     Returns:
@@ -384,7 +421,8 @@ def summary(
         TypeError, ValueError: If the model rejects ``input_shape`` (the layer's message, with
             ``summary`` and the model named), ``params`` or ``state`` do not match the model (the
             message names each path with the expected and found shapes), a ``frozen`` pattern
-            matches no parameter, or ``batch_size`` is not a positive int.
+            matches no parameter, ``batch_size`` is not a positive int, or ``precision`` is not
+            a policy (the choices are named).
 
     Example:
         >>> import jax.numpy as jnp, jaxnn
@@ -407,20 +445,30 @@ def summary(
         True
         >>> s.trainable_params, s.bytes  # 23 float32 params: 92 bytes
         (8, 92)
+        >>> m = summary(jaxnn.serial(Dense(3)), (-1, 4), precision="mixed_bfloat16", print_fn=None)
+        >>> m.rows[0].param_dtype, m.rows[0].compute_dtype  # float32 master, bfloat16 compute
+        ('float32', 'bfloat16')
     """
     check_positive_int(batch_size, where="summary", arg="batch_size")
     walk = model_shapes(model, input_shape, key=key, where="summary")
     params = walk.params if params is None else _matched(params, walk.params, "params", "summary")
     state = walk.state if state is None else _matched(state, walk.state, "state", "summary")
     x = _input_spec(walk.input_shape, input_shape, batch_size, dtype)
-    y, calls = _trace(model, params, state, x, where="summary")
-    costs = _costs(model, walk, calls | {(): (x, y)}, params, state)
+    policy = None if precision is None else precisions.get(precision, where="summary")
+    run = params
+    if policy is not None and not policy.is_default:
+        params = precisions.cast_floating(params, policy.param_dtype)
+        run = precisions.cast_floating(params, policy.compute_dtype)
+        x = precisions.cast_floating(x, policy.compute_dtype)
+    y, calls = _trace(model, run, state, x, where="summary")
+    calls = calls | {(): (x, y)}
+    costs = _costs(model, walk, calls, run, state)
     n_frozen = _frozen_count(params, frozen, "summary")
     (n_params, b_params), (n_state, b_state) = count(params), count(state)
     result = Summary(
         model.name, walk.input_shape, walk.output_shape, batch_size,
-        _rows(model, walk, costs, params, state), n_params, n_params - n_frozen, n_frozen,
-        b_params, n_state, b_state, *costs[()],
+        _rows(model, walk, costs, params, state, calls), n_params, n_params - n_frozen, n_frozen,
+        b_params, n_state, b_state, *costs[()], "float32" if policy is None else policy.name,
     )  # fmt: skip
     if print_fn is not None:
         print_fn(str(result))

@@ -86,7 +86,7 @@ _KINDS = {"U": " (strings)", "S": " (bytes)", "O": " (Python objects)", "c": " (
 
 def _check_numeric(a: Any, name: str, where: str) -> None:
     kind = np.dtype(a.dtype).kind if a is not None else "f"
-    if kind not in "biuf":
+    if kind not in "biuf" and not jnp.issubdtype(a.dtype, jnp.floating):  # bfloat16 is kind V
         raise TypeError(
             f"{where}: {name} must be an array of numbers (float, int or bool); got dtype "
             f"{np.dtype(a.dtype)!s}{_KINDS.get(kind, '')}. Encode text or categories as numbers "

@@ -12,6 +12,7 @@ import numpy as np
 
 from jaxnn import distributed
 from jaxnn import losses as losses_lib
+from jaxnn import precision as precision_lib
 from jaxnn.core import Layer
 from jaxnn.metrics import Metric, merge
 from jaxnn.train import data as data_lib
@@ -109,6 +110,7 @@ def evaluate(
     devices: Sequence[Any] | None = None,
     mesh: Any = None,
     shard_params: bool = False,
+    precision: str | None = None,
 ) -> dict[str, float]:
     """Evaluates a model on ``(x, y)`` in batches, in evaluation mode (``train=False``).
 
@@ -134,6 +136,8 @@ def evaluate(
             split by rows over them (one part per host) is evaluated where it lies.
         mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
         shard_params: Split the parameters over the devices instead of replicating them.
+        precision: The precision policy to compute in (:mod:`jaxnn.precision`). Default: the
+            one :func:`jaxnn.fit` trained ``train_state`` with, else float32.
 
     Returns:
         A dict of Python floats (arrays for per-class metrics): ``loss`` and one per metric.
@@ -159,6 +163,7 @@ def evaluate(
     """
     where = "evaluate"
     placement = distributed.resolve_mesh(devices, mesh, where=where)
+    policy = _policy(precision, train_state, where)
     if loss is None and not metrics:
         remembered = trained_with(train_state)
         if remembered is None:
@@ -176,7 +181,9 @@ def evaluate(
     batch_size = data_lib.check_batch_size(batch_size, len(arrays), where=where, warn=False)
     loss_fn = None if loss is None else losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
-    objective = make_objective(model, loss_fn, metrics=resolved, class_weight=class_weight)
+    objective = make_objective(
+        model, loss_fn, metrics=resolved, class_weight=class_weight, precision=policy
+    )
     resident = on_devices or data_lib.resident_on_device(arrays, data_on_device, where=where)
     if resident and not on_devices:
         arrays = data_lib.to_device(arrays, placement)
@@ -191,6 +198,14 @@ def evaluate(
         split_mesh=placement if on_devices else None,
     )
     return run_evaluation(evaluator, train_state, arrays, resident=resident)
+
+
+def _policy(precision: Any, train_state: Any, where: str) -> precision_lib.Policy:
+    """The policy given, else the one ``fit`` trained ``train_state`` with, else float32."""
+    if precision is None:
+        remembered = trained_with(train_state)
+        precision = None if remembered is None else remembered.fit_kwargs.get("precision")
+    return precision_lib.get(precision, where=where)
 
 
 def to_python(logs: dict[str, Array]) -> dict[str, Any]:
@@ -209,6 +224,7 @@ def predict(
     devices: Sequence[Any] | None = None,
     mesh: Any = None,
     shard_params: bool = False,
+    precision: str | None = None,
 ) -> Array:
     """The model's outputs for ``x`` in evaluation mode, computed in batches.
 
@@ -221,6 +237,8 @@ def predict(
         devices: Devices to split every batch over, as for :func:`evaluate`.
         mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
         shard_params: Split the parameters over the devices instead of replicating them.
+        precision: The precision policy to compute in (:mod:`jaxnn.precision`). Default: the
+            one :func:`jaxnn.fit` trained ``train_state`` with, else float32.
 
     Returns:
         The outputs for all ``N`` samples, as one array (padding rows removed). For ``x`` split
@@ -242,6 +260,7 @@ def predict(
     """
     where = "predict"
     placement = distributed.resolve_mesh(devices, mesh, where=where)
+    model = precision_lib.apply_policy(model, _policy(precision, train_state, where))
     on_devices = split.is_split(x, placement, where=where)
     if on_devices and placement is not None:  # each device predicts its own rows
         split.refuse_streaming(data_on_device, where=where)

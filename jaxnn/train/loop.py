@@ -10,6 +10,7 @@ import numpy as np
 
 from jaxnn import distributed, optimizers
 from jaxnn import losses as losses_lib
+from jaxnn import precision as precision_lib
 from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnNaN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
@@ -61,7 +62,7 @@ def _check_initial_state(model: Layer, ts: TrainState, opt: Any, input_shape: tu
             cause = "optimizer (and freeze patterns)" if name == "opt_state" else "model and input"
             raise ValueError(
                 f"fit: initial_state.{name} does not match this {cause}; build the initial "
-                f"state with TrainState.create from the same model and optimizer "
+                f"state with TrainState.create from the same model, optimizer and precision "
                 f"(jaxnn.optimizers.freeze(...) too, when freezing)."
             )
 
@@ -209,6 +210,7 @@ def fit(
     mesh: Any = None,
     shard_params: bool = False,
     on_nan: str = "stop",
+    precision: str | None = None,
 ) -> tuple[TrainState, History]:
     """Trains ``model`` on ``(x, y)``; returns the final TrainState and the History.
 
@@ -276,6 +278,11 @@ def fit(
             the last finite one and ``History.non_finite`` is True. ``"continue"``: apply every
             update and train on whatever the values become, as Keras does without its
             ``TerminateOnNaN`` callback.
+        precision: ``"float32"`` (default), ``"bfloat16"``, ``"mixed_bfloat16"`` or
+            ``"mixed_float16"`` (:mod:`jaxnn.precision`): under a mixed policy the parameters
+            and optimizer state stay float32 and the model computes in the low dtype, with
+            losses and metrics in float32; ``mixed_float16`` adds dynamic loss scaling and logs
+            ``loss_scale`` and ``skipped_steps``. ``x`` may be bfloat16 or float16 data.
 
     Returns:
         ``(train_state, history)``; ``history.history`` maps ``loss``, each metric and their
@@ -303,6 +310,8 @@ def fit(
     where = "fit"
     if on_nan not in ("stop", "continue"):
         raise ValueError(f"fit: on_nan must be 'stop' or 'continue'; got {on_nan!r}.")
+    policy = precision_lib.get(precision, where=where)
+    precision_lib.check_layer_dtypes(model, policy)
     placement = distributed.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
     on_devices = split_lib.is_split_data(data, placement, where=where)  # each device: own rows
@@ -319,6 +328,7 @@ def fit(
     loss_fn = losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     opt = optimizers.freeze(optimizers.get(optimizer, learning_rate, clip_norm=clip_norm), freeze)
+    opt = precision_lib.prepare_optimizer(opt, policy)
     input_shape = (-1,) + tuple(arrays.x.shape[1:])
     if initial_state is not None:
         _check_initial_state(model, initial_state, opt, input_shape)
@@ -332,6 +342,11 @@ def fit(
         if initial_state is not None:
             raise ValueError("fit: give initial_state (to resume) or warm_start, not both.")
         ts = warm_started(ts, warm_start, opt, where=where)
+    if policy.param_dtype != "float32":  # "bfloat16": parameters and optimizer state too
+        ts = ts._replace(
+            params=precision_lib.cast_params(ts.params, policy),
+            opt_state=precision_lib.cast_floating(ts.opt_state, policy.param_dtype),
+        )
     train, val, local_val = _split_data(arrays, validation_split, validation_data, order, placement)
     val_on_devices = val is not local_val  # split over the devices, like on_devices for train
     if not on_devices:
@@ -355,8 +370,9 @@ def fit(
         check_targets()
 
     objective = make_objective(
-        model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight
-    )
+        model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight,
+        precision=policy,
+    )  # fmt: skip
     sizes = [a for a in (train, val) if a is not None]
     resident = on_devices or all(
         data_lib.resident_on_device(a, data_on_device, where=where) for a in sizes
@@ -377,7 +393,7 @@ def fit(
     if val is not None:
         val_batch = distributed.padded_batch_size(min(validation_batch_size, len(val)), placement)
         evaluator = Evaluator(
-            make_objective(model, loss_fn, metrics=resolved),
+            make_objective(model, loss_fn, metrics=resolved, precision=policy),
             resolved,
             n=len(val),
             batch_size=val_batch,
@@ -442,6 +458,7 @@ def fit(
         "class_weight": class_weight,
         "regularizer": regularizer,
         "seed": seed,
+        "precision": policy.name,
         "initial_epoch": initial_epoch + len(run.history.epoch),
     }
     training = Training(loss_fn, resolved, fit_kwargs, input_shape)

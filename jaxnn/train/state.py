@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxnn import precision as precision_lib
 from jaxnn.core import Layer, check_key
 from jaxnn.types import Array, Params, PRNGKey, State
 
@@ -50,6 +51,8 @@ class TrainState(NamedTuple):
         key: PRNGKey,
         input_shape: Any,
         optimizer: optax.GradientTransformation,
+        *,
+        precision: Any = None,
     ) -> TrainState:
         """Initialises the model and the optimizer.
 
@@ -59,6 +62,11 @@ class TrainState(NamedTuple):
                 under ``jit``); the training key is ``fold_in(key, 1)``.
             input_shape: The input shape with a batch axis, or an example input array.
             optimizer: An ``optax.GradientTransformation``.
+            precision: A precision policy (:mod:`jaxnn.precision`, default float32):
+                ``"bfloat16"`` keeps the parameters and optimizer state in bfloat16, and
+                ``"mixed_float16"`` wraps the optimizer in dynamic loss scaling
+                (:func:`jaxnn.precision.loss_scaled`), whose state holds the scale. Give the
+                training step the same policy.
 
         Returns:
             A TrainState at step 0.
@@ -73,10 +81,13 @@ class TrainState(NamedTuple):
                 f"TrainState.create: optimizer must be an optax.GradientTransformation; got "
                 f"{type(optimizer).__name__}. Use jaxnn.optimizers.get('adam', 1e-3) for a name."
             )
+        policy = precision_lib.get(precision, where="TrainState.create")
+        optimizer = precision_lib.prepare_optimizer(optimizer, policy)
 
         def create(key: PRNGKey) -> TrainState:
             # One compiled program instead of an eager compile per initializer and optimizer op.
             _, params, state = model.init(jax.random.fold_in(key, 0), input_shape)
+            params = precision_lib.cast_params(params, policy)
             return cls(
                 params=params,
                 state=state,

@@ -21,6 +21,7 @@ import optax
 
 from jaxnn import losses as losses_lib
 from jaxnn import metrics as metrics_lib
+from jaxnn import precision as precision_lib
 from jaxnn.core import Layer
 from jaxnn.masking import apply_with_batch_mask
 from jaxnn.metrics import Metric
@@ -112,6 +113,7 @@ def make_objective(
     metrics: Sequence[Metric] = (),
     regularizer: Callable[[Params], Array] | None = None,
     class_weight: Any = None,
+    precision: Any = None,
 ) -> Objective:
     """Returns ``objective(params, state, x, y, w, key, train, batch_mask=None)``.
 
@@ -121,8 +123,11 @@ def make_objective(
     from the loss, the gradient and every statistic. ``batch_mask`` (a boolean ``(N,)`` array,
     False on padding rows, or ``None``) is passed to ``model.apply`` when the model accepts it
     (:func:`jaxnn.masking.accepts_batch_mask`), so that layers reducing over the batch, such as
-    ``BatchNorm``, see only the real rows.
+    ``BatchNorm``, see only the real rows. Under a ``precision`` policy
+    (:mod:`jaxnn.precision`) the model computes in its dtype and the predictions reach the loss
+    and the metrics in float32.
     """
+    model = precision_lib.apply_policy(model, precision)
 
     def objective(
         params: Params,
@@ -157,6 +162,10 @@ def logs_from_stats(stats: Stats, metrics: Sequence[Metric]) -> dict[str, Array]
     if "loss" in stats:
         total, count = stats["loss"]["total"], stats["loss"]["count"]
         logs["loss"] = total / jnp.where(count > 0, count, 1.0)
+    if _SCALE in stats:  # dynamic loss scaling: the mean scale and the skipped steps
+        scale = stats[_SCALE]
+        logs["loss_scale"] = scale["total"] / jnp.maximum(scale["count"], 1.0)
+        logs["skipped_steps"] = scale["skipped"]
     for m in metrics:
         logs[m.name] = m.compute(stats[m.name])
     return logs
@@ -165,6 +174,31 @@ def logs_from_stats(stats: Stats, metrics: Sequence[Metric]) -> dict[str, Array]
 def _apply_updates(params: Params, updates: Params) -> Params:
     # A zero update keeps the old array, so frozen parameters stay bit-identical (-0.0 included).
     return jax.tree.map(lambda p, u: jnp.where(u == 0, p, p + u.astype(p.dtype)), params, updates)
+
+
+_SCALE = "loss_scale"
+
+
+def _value_and_grad(objective: Objective, scale: Array | None) -> Callable[..., Any]:
+    """``value_and_grad`` of the objective; with a loss scale, of ``scale`` times its value.
+
+    The value returned is the unscaled one; the gradients are scaled (the loss-scaling
+    optimizer, :func:`jaxnn.precision.loss_scaled`, divides them).
+    """
+    if scale is None:
+        return jax.value_and_grad(objective, has_aux=True)
+
+    def scaled(*args: Any) -> tuple[Array, Any]:
+        value, aux = objective(*args)
+        return value * scale, (value, aux)
+
+    grad_fn = jax.value_and_grad(scaled, has_aux=True)
+
+    def run(*args: Any) -> tuple[tuple[Array, Any], Params]:
+        (_, (value, aux)), grads = grad_fn(*args)
+        return (value, aux), grads
+
+    return run
 
 
 def make_update(
@@ -178,8 +212,12 @@ def make_update(
     boolean scalar), the step is applied only if ``halted`` is False and the loss is finite;
     otherwise the TrainState comes back as it was (``fit``'s NaN guard). The choice is a
     ``lax.cond``, so a skipped step computes no optimizer update and a taken one costs no select.
+
+    When the optimizer state is a :class:`jaxnn.precision.LossScaleState` (the optimizer was
+    wrapped in :func:`jaxnn.precision.loss_scaled`), the loss is multiplied by its scale before
+    differentiation, and ``stats`` gains ``"loss_scale"`` (the scale after the step and whether
+    the step was skipped for non-finite gradients).
     """
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
 
     def update(
         ts: TrainState,
@@ -191,6 +229,8 @@ def make_update(
         halted: Array | None = None,
     ) -> tuple[TrainState, Stats]:
         key = jax.random.fold_in(ts.key, ts.step)
+        scaling = isinstance(ts.opt_state, precision_lib.LossScaleState)
+        grad_fn = _value_and_grad(objective, ts.opt_state.scale if scaling else None)
         (value, (new_state, stats)), grads = grad_fn(
             ts.params, ts.state, x, y, w, key, True, batch_mask
         )
@@ -201,9 +241,18 @@ def make_update(
             return TrainState(params, new_state, opt_state, ts.step + 1, ts.key)
 
         if halted is None:
-            return step(ts), stats
-        ok = jnp.logical_not(halted) & jnp.isfinite(value)
-        return jax.lax.cond(ok, step, lambda ts: ts, ts), stats
+            new = step(ts)
+        else:
+            ok = jnp.logical_not(halted) & jnp.isfinite(value)
+            new = jax.lax.cond(ok, step, lambda ts: ts, ts)
+        if scaling:
+            scale_state = new.opt_state
+            stats[_SCALE] = {
+                "total": scale_state.scale,
+                "count": jnp.ones((), jnp.float32),
+                "skipped": 1.0 - scale_state.finite.astype(jnp.float32),
+            }
+        return new, stats
 
     return update
 
@@ -221,6 +270,7 @@ def make_train_step(
     metrics: Sequence[Any] = (),
     regularizer: Callable[[Params], Array] | None = None,
     class_weight: Any = None,
+    precision: Any = None,
 ) -> Callable[[TrainState, Any], tuple[TrainState, dict[str, Array]]]:
     r"""Returns a pure training step ``(train_state, batch) -> (train_state, logs)``.
 
@@ -236,9 +286,17 @@ def make_train_step(
         metrics: Metric names or :class:`~jaxnn.metrics.Metric` objects.
         regularizer: Optional ``params -> scalar`` penalty added to the loss.
         class_weight: Optional class weights passed to the loss.
+        precision: A precision policy (:mod:`jaxnn.precision`): ``"float32"`` (default),
+            ``"bfloat16"``, ``"mixed_bfloat16"`` or ``"mixed_float16"``. Create the TrainState
+            with the same policy (``TrainState.create(..., precision=...)``); under
+            ``mixed_float16`` the logs gain ``loss_scale`` and ``skipped_steps``.
 
     Returns:
         The step function. It is not jitted: wrap it in ``jax.jit`` (and donate the state).
+
+    Raises:
+        ValueError: For an unknown precision, or (when called) ``mixed_float16`` with a
+            TrainState whose optimizer state holds no loss scale.
 
     Example:
         >>> import jax, jax.numpy as jnp, optax
@@ -252,14 +310,24 @@ def make_train_step(
         >>> float(logs["loss"]) < 1e-6, int(ts.step)
         (True, 500)
     """
+    policy = precision_lib.get(precision, where="make_train_step")
     loss_fn = losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     objective = make_objective(
-        model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight
+        model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight,
+        precision=policy,
+    )  # fmt: skip
+    update = make_update(
+        objective, precision_lib.prepare_optimizer(get_optimizer(optimizer), policy)
     )
-    update = make_update(objective, get_optimizer(optimizer))
 
     def train_step(ts: TrainState, batch: Any) -> tuple[TrainState, dict[str, Array]]:
+        if policy.loss_scaling and not isinstance(ts.opt_state, precision_lib.LossScaleState):
+            raise ValueError(
+                f"train_step: precision={policy.name!r} scales the loss, and this TrainState's "
+                f"optimizer state holds no loss scale; create it with "
+                f"TrainState.create(..., precision={policy.name!r})."
+            )
         x, y, w = split_batch(batch, where="train_step")
         ts, stats = update(ts, x, y, _weights(w, x))
         return ts, logs_from_stats(stats, resolved)
@@ -273,6 +341,7 @@ def make_eval_step(
     *,
     metrics: Sequence[Any] = (),
     class_weight: Any = None,
+    precision: Any = None,
 ) -> Callable[[TrainState, Any], dict[str, Array]]:
     """Returns a pure evaluation step ``(train_state, batch) -> logs`` (``train=False``).
 
@@ -281,6 +350,7 @@ def make_eval_step(
         loss: A loss function or name; ``None`` to compute metrics only.
         metrics: Metric names or :class:`~jaxnn.metrics.Metric` objects.
         class_weight: Optional class weights passed to the loss.
+        precision: A precision policy (:mod:`jaxnn.precision`, default float32).
 
     Returns:
         The step function.
@@ -300,7 +370,9 @@ def make_eval_step(
         raise ValueError("make_eval_step: give a loss, metrics, or both; got neither.")
     loss_fn = None if loss is None else losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
-    objective = make_objective(model, loss_fn, metrics=resolved, class_weight=class_weight)
+    objective = make_objective(
+        model, loss_fn, metrics=resolved, class_weight=class_weight, precision=precision
+    )
 
     def eval_step(ts: TrainState, batch: Any) -> dict[str, Array]:
         x, y, w = split_batch(batch, where="eval_step")

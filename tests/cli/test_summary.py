@@ -37,3 +37,12 @@ def test_parse_shape():
     assert parse_shape("28x28") == (-1, 28, 28)
     with pytest.raises(UserError, match="give the sample shape as integers"):
         parse_shape("a,b")
+
+
+def test_summary_precision_option():
+    result = invoke("summary", "dense(4) dense(2)", "--input-shape", "3", "--precision",
+                    "mixed_bfloat16")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "float32/bfloat16" in result.stdout and "Precision: mixed_bfloat16" in result.stdout
+    bad = invoke("summary", "dense(2)", "--input-shape", "3", "--precision", "half")
+    assert bad.exit_code == 2 and "'half' is not one of" in bad.stderr

@@ -186,3 +186,33 @@ def test_training_that_goes_non_finite_exits_non_zero_and_writes_valid_json(tmp_
     json.loads((folder / "test.json").read_text(), parse_constant=refuse)
     loaded = jaxnn.load_model(folder / "model.jaxnn")
     assert all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(loaded.train_state.params))
+
+
+def test_precision_is_trained_with_saved_and_used_by_evaluate(tmp_path):
+    folder = tmp_path / "mixed"
+    result = invoke("train", "--data", "xor", "--epochs", "2", "--precision", "mixed_float16",
+                    "--out", folder, *FAST)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert read_config(folder / "config.toml")["precision"] == "mixed_float16"
+    history = _rows(folder / "history.csv")
+    assert float(history[-1]["loss_scale"]) == 2.0**15 and history[-1]["skipped_steps"] == "0.0"
+    saved = jaxnn.load_model(folder / "model.jaxnn")
+    assert saved.fit_kwargs["precision"] == "mixed_float16"
+    x, y = data.xor(seed=0)
+    _, (x_test, y_test) = data.train_test_split(x, y, test_fraction=0.2, stratify=True, seed=0)
+    expected = jaxnn.evaluate(saved.model, saved.train_state, (x_test, y_test),
+                              loss="softmax_cross_entropy", metrics=["accuracy"],
+                              precision="mixed_float16")  # fmt: skip
+    test = json.loads((folder / "test.json").read_text())
+    assert test["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    result = invoke("evaluate", folder, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+
+
+def test_an_unknown_precision_lists_the_choices(tmp_path):
+    result = invoke("train", "--data", "xor", "--precision", "fp8", "--out", tmp_path / "r", *FAST)
+    assert result.exit_code == 2
+    assert "'fp8' is not one of 'float32', 'bfloat16', 'mixed_bfloat16', 'mixed_float16'" in (
+        result.output
+    )

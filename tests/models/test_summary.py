@@ -201,7 +201,8 @@ def test_to_dict_is_json_and_holds_the_numbers(mlp_printed):
     assert (d["name"], d["input_shape"], d["output_shape"]) == ("mlp", [None, 4], [None, 2])
     assert d["rows"][2] == {
         "path": "dense_1", "depth": 0, "type": "Dense", "output_shape": [None, 2], "params": 8,
-        "state": 0, "bytes": 32, "flops": 70, "transcendentals": 0,
+        "state": 0, "bytes": 32, "flops": 70, "transcendentals": 0, "param_dtype": "float32",
+        "compute_dtype": "float32",
     }  # fmt: skip
     assert d["totals"] == {
         "params": 23, "trainable_params": 8, "frozen_params": 15, "param_bytes": 92, "state": 0,
@@ -429,3 +430,40 @@ def test_recurrent_flops_count_every_time_step():
     assert long.flops == t * one.flops and long.transcendentals == t * one.transcendentals
     # the two matrix products of every step alone: x (N, D) @ (D, 4U) and h (N, U) @ (U, 4U)
     assert long.flops >= t * 2 * n * (d + u) * 4 * u
+
+
+@pytest.mark.parametrize(
+    ("precision", "param", "compute", "param_bytes"),
+    [
+        ("float32", "float32", "float32", 4),
+        ("mixed_bfloat16", "float32", "bfloat16", 4),  # float32 master, bfloat16 compute
+        ("mixed_float16", "float32", "float16", 4),
+        ("bfloat16", "bfloat16", "bfloat16", 2),
+    ],
+)
+def test_precision_gives_each_layer_its_dtypes_and_bytes(precision, param, compute, param_bytes):
+    model = jaxnn.serial(Dense(8), BatchNorm(), jnp.tanh, Dense(2))
+    s = summary(model, (-1, 4), precision=precision, print_fn=None)
+    assert s.precision == precision
+    dense, norm, tanh, _ = s.rows
+    assert (dense.param_dtype, dense.compute_dtype) == (param, compute)
+    assert (tanh.param_dtype, tanh.compute_dtype) == ("-", compute)  # no params
+    assert dense.bytes == (4 * 8 + 8) * param_bytes
+    assert norm.bytes == 16 * param_bytes + 16 * 4  # running statistics stay float32
+    text, md = str(s), s.to_markdown()
+    if precision == "float32":
+        assert "Dtype" not in text and "Precision" not in text
+    else:
+        assert "Dtype" in text.splitlines()[2] and f"Precision: {precision}" in text
+        cell = compute if param == compute else f"{param}/{compute}"
+        assert re.search(rf"^dense\s+Dense\s+\(None, 8\)\s+{cell}\s+40 ", text, re.M)
+        assert f"| `dense` | Dense | (None, 8) | {cell} | 40 |" in md
+    assert s.to_dict()["precision"] == precision
+    assert s.to_dict()["rows"][0]["compute_dtype"] == compute
+
+
+def test_a_layer_kept_in_another_dtype_shows_the_column_and_an_unknown_policy_is_named():
+    s = summary(jaxnn.serial(Dense(2, dtype="bfloat16")), (-1, 3), print_fn=None)
+    assert s.rows[0].param_dtype == "bfloat16" and "Dtype" in str(s)
+    with pytest.raises(ValueError, match=r"summary: unknown precision 'half'; choose one of"):
+        summary(jaxnn.serial(Dense(2)), (-1, 3), precision="half", print_fn=None)
