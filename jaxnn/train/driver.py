@@ -61,9 +61,14 @@ class _Reporter:
         warnings.warn(message, RuntimeWarning, stacklevel=4)
         self.run.stop(message, non_finite=True)
 
-    def epoch_end(self, epoch: int, logs: dict, seconds: float, train_seconds: float) -> None:
+    def epoch_end(
+        self, epoch: int, logs: dict, seconds: float, train_seconds: float, shared: int = 1
+    ) -> None:
+        """Records the epoch; ``seconds`` is its share of a call of ``shared`` epochs."""
         rate = self.n_train / train_seconds if train_seconds > 0 else float("inf")
-        self.run.history.append(epoch, logs, seconds, rate)
+        self.run.history.append(
+            epoch, logs, seconds, rate, epochs_in_call=shared, call_seconds=seconds * shared
+        )
         self.each("on_epoch_end", epoch, logs)
 
 
@@ -120,7 +125,7 @@ def run_epochs(
                 logs = {k: v for k, v in logs.items() if not k.startswith("val_")}
                 report.failed(guard, runs.ts)
             report.each("on_chunk_end", epoch, run.steps_per_epoch, logs)
-            report.epoch_end(epoch, logs, seconds, seconds)
+            report.epoch_end(epoch, logs, seconds, seconds, int(done))
         if run.stop_training or guard.failed or guard.halted:
             break
         if ahead and calls > 1:  # the first run's time is mostly compilation

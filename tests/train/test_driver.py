@@ -1,6 +1,7 @@
 """fit's host side: runs of several epochs, chunks, the NaN guard, donation, compilations."""
 
 import logging
+import re
 
 import jax
 import jax.numpy as jnp
@@ -200,3 +201,45 @@ def test_each_computation_compiles_once(caplog):
     assert names and len(names) == len(set(names)), names
     eager = {"broadcast_in_dim", "convert_element_type", "concatenate", "iota", "reshape"}
     assert not [n for n in names if any(f"jit({e})" == n for e in eager)], names
+
+
+def test_epochs_that_share_a_call_are_reported_as_shared(many_epochs_per_run, tmp_path, capsys):
+    import csv
+    import io
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    x, y = circle(101)
+    cbs = [
+        callbacks.CSVLogger(tmp_path / "log.csv", timing=True),
+        callbacks.TensorBoard(tmp_path / "tb", timing=True),
+    ]
+    _, h = fit(mlp(), (x, y), epochs=8, batch_size=16, callbacks=cbs, verbose=2)
+    # Runs double up to the cap of 3, each decided one call late (the next is dispatched
+    # before the last one's logs are read): 1, 1, 1, 2, 3 epochs.
+    assert h.epochs_in_call == [1, 1, 1, 2, 2, 3, 3, 3]
+    assert [h.shared(i) for i in (0, 2, 3, 4, 5, 7)] == [None, None, (3, 4), (3, 4), (5, 7),
+                                                         (5, 7)]  # fmt: skip
+    for first, last in [(3, 4), (5, 7)]:
+        calls = h.call_seconds[first : last + 1]
+        assert len(set(calls)) == 1  # one measurement per call ...
+        np.testing.assert_allclose(sum(h.epoch_times[first : last + 1]), calls[0], rtol=1e-9)
+        assert len(set(h.samples_per_second[first : last + 1])) == 1  # ... and one rate
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 8
+    assert re.match(r"Epoch 1/8 - \d+\.\d\ds - [\d,]+ samples/s - loss: ", lines[0])
+    assert re.match(r"Epoch 4/8 - epochs 4-5 in one call: \d+\.\d\ds - [\d,]+ samples/s", lines[3])
+    assert lines[4].startswith("Epoch 5/8 - (epochs 4-5: one call) - loss: ")
+    assert lines[7].startswith("Epoch 8/8 - (epochs 6-8: one call) - loss: ")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "log.csv").read_text())))
+    assert [int(r["epochs_in_call"]) for r in rows] == h.epochs_in_call
+    np.testing.assert_allclose([float(r["seconds"]) for r in rows], h.epoch_times, rtol=1e-6)
+    data, points, i = next((tmp_path / "tb" / "train").iterdir()).read_bytes(), [], 0
+    while i < len(data):  # TFRecord framing: length, its CRC, the event, its CRC
+        (length,) = struct.unpack("<Q", data[i : i + 8])
+        event = event_pb2.Event()
+        event.ParseFromString(data[i + 12 : i + 12 + length])
+        points += [e for e in event.summary.value if e.tag == "epoch_samples_per_second"]
+        i += 12 + length + 4
+    assert len(points) == 5  # one point per measured call
