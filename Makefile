@@ -1,13 +1,16 @@
-# `make demo` and `make test` work on a fresh machine with only Python installed:
-# each creates .venv when it is missing and installs what it needs first.
+# `make demo`, `make test`, `make docs` and `make serve-docs` work on a fresh machine with only
+# Python installed: each creates .venv when it is missing and installs what it needs first.
 PYTHON ?= python3
 VENV   ?= .venv
+# `make docs-check` builds the site in a venv of its own that holds the `docs` extra alone
+# (under build/, which git and ruff ignore), so a page needing more than that extra fails there.
+DOCS_VENV ?= build/venv-docs
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 # MkDocs 1.6 prints a notice about MkDocs 2 on every build; it is not about this site.
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
 
-.PHONY: demo test lint typecheck docs serve-docs clean
+.PHONY: demo test lint typecheck docs docs-check serve-docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +51,15 @@ test: lint typecheck
 docs: $(VENV)/.stamp-docs
 	$(MKDOCS) build --strict
 
+# Live reload on http://$(DOCS_ADDR)/ (`make serve-docs DOCS_ADDR=127.0.0.1:8001` for another port).
+DOCS_ADDR ?= 127.0.0.1:8000
 serve-docs: $(VENV)/.stamp-docs
-	$(MKDOCS) serve
+	$(MKDOCS) serve -a $(DOCS_ADDR)
+
+# What CI runs besides `make test` (which has every extra installed): the strict build with only
+# what `pip install "jaxnn[docs]"` brings.
+docs-check:
+	$(MAKE) --no-print-directory docs VENV=$(DOCS_VENV)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -5,6 +5,10 @@ Routes:
 - ``GET /``: the page (``static/index.html``); ``/static/...``: its script and style sheet.
 - ``GET /api/settings?<controls>``: the controls read, clamped and written back
   (``{"settings": {...}, "notes": [...]}``); 400 with the reason for text it cannot read.
+  With ``tf_hash=<fragment>``, a TensorFlow Playground link's ``#...`` is read first
+  (:func:`jaxnn.playground.tfhash.parse_tf_hash`; the other controls given win over it), and
+  the reply adds ``"view"`` (``show_test``, ``discretize``) and ``"unmapped"``
+  (``[{"key", "value", "reason"}, ...]``, the keys not applied).
 - ``GET /api/code?<controls>&epochs=N``: the Python program of the "code" panel, as text.
 - ``GET /api/sessions/<id>/model.jaxnn``: the session's trained network, written with
   :func:`jaxnn.save_model` (404 for a session that is gone).
@@ -46,6 +50,7 @@ from jaxnn.playground.code import generate_code
 from jaxnn.playground.origins import ORIGINS_ENV, OriginCheck, parse_origins
 from jaxnn.playground.session import Session
 from jaxnn.playground.settings import Settings, SettingsError, parse_settings
+from jaxnn.playground.tfhash import parse_tf_hash
 
 __all__ = ["STATIC", "create_app"]
 
@@ -140,6 +145,9 @@ def create_app(
         '4,8'
         >>> client.get("/api/settings", params={"noise": "lots"}).status_code
         400
+        >>> reply = client.get("/api/settings", params={"tf_hash": "#networkShape=3&cosX=true"})
+        >>> reply.json()["settings"]["hidden"], reply.json()["unmapped"][0]["key"]
+        ('3', 'cosX')
     """
     connections: dict[str, _Connection] = {}
 
@@ -148,11 +156,21 @@ def create_app(
         return FileResponse(STATIC / "index.html", media_type="text/html")
 
     async def settings_endpoint(request: Request) -> Response:
+        values = dict(request.query_params)
+        tf_hash = values.pop("tf_hash", None)
         try:
-            settings, notes = parse_settings(dict(request.query_params))
+            link = None if tf_hash is None else parse_tf_hash(tf_hash)
+            settings, notes = parse_settings(values if link is None else link.controls | values)
         except SettingsError as error:
             return PlainTextResponse(str(error), status_code=400)
-        return JSONResponse({"settings": settings.to_query(), "notes": notes})
+        reply: dict[str, Any] = {"settings": settings.to_query(), "notes": notes}
+        if link is not None:
+            reply["view"] = link.view
+            reply["unmapped"] = [
+                {"key": key, "value": value, "reason": reason}
+                for key, value, reason in link.unmapped
+            ]
+        return JSONResponse(reply)
 
     async def code_endpoint(request: Request) -> Response:
         values = dict(request.query_params)

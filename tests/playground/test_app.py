@@ -65,11 +65,55 @@ def test_settings_are_clamped_and_explained(client):
         ("/api/settings", {"speed": "1"}, "unknown controls ['speed']"),
         ("/api/code", {"epochs": "-2"}, "epochs must be a whole number in [0, 1000000]; got '-2'."),
         ("/api/code", {"hidden": "a"}, "hidden must be a number; got 'a'."),
+        (
+            "/api/settings",
+            {"tf_hash": "x" * 5000},
+            "parse_tf_hash: a TensorFlow Playground link's fragment has at most 4096 characters",
+        ),
+        ("/api/settings", {"tf_hash": "x=true", "noise": "x"}, "noise must be a number"),
     ],
 )
 def test_a_malformed_request_is_a_400_with_the_reason(client, path, params, reason):
     response = client.get(path, params=params)
     assert response.status_code == 400 and response.text.startswith(reason)
+
+
+def test_a_tf_playground_fragment_is_read_and_what_was_not_applied_is_named(client):
+    fragment = (
+        "#activation=relu&batchSize=40&dataset=xor&regDataset=reg-plane&learningRate=0.1"
+        "&networkShape=3,3&seed=0.5&showTestData=true&discretize=false&x=true&y=true"
+        "&xTimesY=true&cosX=true&tutorial=dp&problem=classification&initZero=false"
+    )
+    reply = client.get("/api/settings", params={"tf_hash": fragment}).json()
+    settings = reply["settings"]
+    assert (settings["activation"], settings["hidden"], settings["dataset"]) == (
+        "relu",
+        "3,3",
+        "xor",
+    )
+    assert (settings["features"], settings["learning_rate"], settings["seed"]) == (
+        "x1,x2,x1x2",
+        "0.1",
+        "5",
+    )
+    assert settings["batch_size"] == "30"  # 40 is past the slider: clamped, with a note
+    assert reply["notes"] == ["batch_size must be in [1, 30]; got 40, using 30."]
+    assert reply["view"] == {"show_test": True, "discretize": False}
+    assert [(u["key"], u["value"]) for u in reply["unmapped"]] == [
+        ("cosX", "true"),
+        ("tutorial", "dp"),
+    ]
+    assert "no cos(X1) input" in reply["unmapped"][0]["reason"]
+
+
+def test_controls_beside_a_fragment_win_over_it_and_plain_replies_have_no_tf_fields(client):
+    params = {"tf_hash": "networkShape=3&noise=10&activation=gelu", "hidden": "5"}
+    reply = client.get("/api/settings", params=params).json()
+    assert reply["settings"]["hidden"] == "5" and reply["settings"]["noise"] == "10"
+    assert reply["settings"]["activation"] == "tanh"
+    assert reply["unmapped"][0]["reason"].startswith("unknown activation 'gelu'")
+    plain = client.get("/api/settings", params={"hidden": "5"}).json()
+    assert set(plain) == {"settings", "notes"}
 
 
 def test_the_code_route_serves_the_program(client):

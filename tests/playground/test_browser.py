@@ -164,3 +164,49 @@ def test_a_link_with_an_unknown_control_says_so_and_starts_from_the_defaults(pag
     _wait_for_url(page, "hidden=4,2")
     page.click("#play")
     page.wait_for_selector('#play[aria-label="play"]')
+
+
+# A link copied from playground.tensorflow.org with this server's address put in front.
+TF_LINK = (
+    "#activation=relu&batchSize=20&dataset=xor&regDataset=reg-plane&learningRate=0.1"
+    "&regularizationRate=0&noise=10&networkShape=3&seed=0.12345&showTestData=true"
+    "&discretize=false&percTrainData=70&x=true&y=true&xTimesY=true&xSquared=false"
+    "&ySquared=false&cosX=true&sinX=false&cosY=false&sinY=false&collectStats=false"
+    "&problem=classification&initZero=false&hideText=false&tutorial=dp"
+)
+
+
+def test_a_tensorflow_playground_link_is_applied_and_what_it_cannot_map_is_named(page, address):
+    page.goto(address + TF_LINK)
+    page.wait_for_function("document.getElementById('train_loss').textContent !== '-'")
+    _wait_for_url(page, "activation=relu")
+    controls = {k: page.input_value(f"#{k}") for k in ("activation", "learning_rate", "batch_size",
+                                                        "noise", "train_percent", "problem")}  # fmt: skip
+    assert controls == {
+        "activation": "relu", "learning_rate": "0.1", "batch_size": "20", "noise": "10",
+        "train_percent": "70", "problem": "classification",
+    }  # fmt: skip
+    assert page.locator('[data-dataset="xor"].selected').count() == 1
+    assert page.locator('canvas[data-node^="h:"]').count() == 3  # networkShape=3
+    on = page.locator(".feature.on").evaluate_all("rows => rows.map(r => r.dataset.feature)")
+    assert on == ["x1", "x2", "x1x2"]
+    assert page.is_checked("#show_test") and not page.is_checked("#discretize")
+    assert page.is_visible("#tf_notice")
+    notice = " ".join(page.text_content("#tf_notice").split())
+    assert "Settings read from a TensorFlow Playground link." in notice
+    assert "2 of its settings could not be applied here:" in notice
+    assert "cosX=true not applied: there is no cos(X1) input here" in notice
+    assert "tutorial=dp not applied: this Playground has no tutorials." in notice
+    # The fragment, once read, lives on in this page's own query (a reload keeps the setup).
+    page.wait_for_function("location.hash === ''")
+    assert "seed=12345" in page.url and "hidden=3" in page.url
+
+    # A fragment pasted onto the open page: the TF Playground's defaults for the keys left out.
+    page.evaluate("location.hash = '#networkShape=2,2&activation=sigmoid'")
+    _wait_for_url(page, "hidden=2,2")
+    assert page.input_value("#activation") == "sigmoid"
+    assert page.locator('[data-dataset="circle"].selected').count() == 1
+    notice = " ".join(page.text_content("#tf_notice").split())
+    assert "Every setting was applied." in notice and "cosX" not in notice
+    page.click("#tf_notice_close")
+    assert not page.is_visible("#tf_notice")

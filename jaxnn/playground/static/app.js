@@ -349,6 +349,11 @@ function setupControls() {
   $("links").addEventListener("mousemove", hover);
   $("links").addEventListener("mouseleave", () => { $("tooltip").hidden = true; });
   window.addEventListener("resize", drawLinks);
+  // A TensorFlow Playground fragment pasted onto the open page's address.
+  window.addEventListener("hashchange", async () => {
+    if (window.location.hash.length > 1) change(await readTfLink({}));
+  });
+  $("tf_notice_close").addEventListener("click", () => { $("tf_notice").hidden = true; });
   const legend = $("legend");
   const values = new Float32Array(160 * 160);
   for (let i = 0; i < values.length; i++) values[i] = ((i % 160) / 159) * 2 - 1;
@@ -385,6 +390,7 @@ function applySettings(query, notes) {
   buildHidden();
   const url = new URL(window.location.href);
   url.search = new URLSearchParams(query).toString();
+  url.hash = ""; // a TensorFlow Playground fragment, once read, lives on in the query
   window.history.replaceState(null, "", url);
   state.codeEpoch = -1;
   if (notes.length) showNotes(notes, true);
@@ -416,16 +422,68 @@ function setPlaying(playing) {
   if (!playing) refreshCode();
 }
 
+// ---- links from the TensorFlow Playground ---------------------------------------------------
+
+// playground.tensorflow.org keeps its state in the fragment (#activation=tanh&networkShape=4,2&...).
+// The server reads it (GET /api/settings?tf_hash=...); the page applies what it maps, on top of
+// which the query's own controls win, and lists on the page the keys it could not apply.
+async function readTfLink(values) {
+  const hash = window.location.hash.slice(1);
+  if (!hash) return values;
+  let reply;
+  try {
+    const response = await fetch(`/api/settings?${new URLSearchParams({ tf_hash: hash })}`);
+    if (!response.ok) {
+      const reason = await response.text();
+      showTfNotice(`This TensorFlow Playground link could not be read: ${reason}`, { failed: true });
+      return values;
+    }
+    reply = await response.json();
+  } catch (error) {
+    showTfNotice(`This TensorFlow Playground link could not be read: ${error}`, { failed: true });
+    return values;
+  }
+  $("show_test").checked = reply.view.show_test;
+  $("discretize").checked = reply.view.discretize;
+  showTfNotice("Settings read from a TensorFlow Playground link.", reply);
+  return { ...reply.settings, ...values };
+}
+
+function showTfNotice(summary, { unmapped = [], notes = [], failed = false } = {}) {
+  const items = [
+    ...unmapped.map(({ key, value, reason }) => [`${key}=${value}`, `not applied: ${reason}.`]),
+    ...notes.map((note) => [null, note]),
+  ];
+  let text = summary;
+  if (unmapped.length) text += ` ${unmapped.length} of its settings could not be applied here:`;
+  else if (!failed) text += notes.length ? " Some values were changed to fit:" : " Every setting was applied.";
+  $("tf_notice_text").textContent = text;
+  const list = $("tf_unmapped");
+  list.innerHTML = "";
+  for (const [code, line] of items) {
+    const item = document.createElement("li");
+    if (code !== null) {
+      const key = document.createElement("code");
+      key.textContent = code;
+      item.append(key, " ");
+    }
+    item.append(line);
+    list.append(item);
+  }
+  $("tf_notice").className = "notes tf-notice" + (items.length || failed ? " warning" : "");
+  $("tf_notice").hidden = false;
+}
+
 // ---- the connection -------------------------------------------------------------------------
 
 function connect() {
   const scheme = window.location.protocol === "https:" ? "wss" : "ws";
   socket = new WebSocket(`${scheme}://${window.location.host}/ws`);
-  socket.addEventListener("open", () => {
+  socket.addEventListener("open", async () => {
     const values = Object.fromEntries(new URLSearchParams(window.location.search));
     state.autoplay = values.autoplay === "1";
     delete values.autoplay;
-    change(values);
+    change(await readTfLink(values));
   });
   socket.addEventListener("message", (event) => {
     const message = JSON.parse(event.data);
