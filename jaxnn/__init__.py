@@ -22,6 +22,7 @@ from jaxnn import (
     regularizers,
     viz,
 )
+from jaxnn._version import __version__ as __version__
 from jaxnn.combinators import parallel, residual, serial
 from jaxnn.core import Layer, lift
 from jaxnn.encoding import one_hot, to_categorical
@@ -44,8 +45,6 @@ from jaxnn.train import (
     make_train_step,
     predict,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Layer",

@@ -439,9 +439,7 @@ class ModelCheckpoint(Callback):
         path = Path(self.filepath.format(epoch=epoch + 1, **logs))
         kwargs = {"history": run.history.history, "config": self.config}
         if jax.process_count() > 1:  # every process gathers the state, process 0 writes
-            from jaxnn import distributed
-
-            if distributed.save_checkpoint(path, run.train_state, **kwargs) is None:
+            if checkpoint.save_from_main(path, run.train_state, **kwargs) is None:
                 return
         else:
             checkpoint.save(path, run.train_state, **kwargs)

@@ -44,10 +44,12 @@ __all__ = [
     "Checkpoint",
     "CheckpointManager",
     "finite_json",
+    "host_copy",
     "json_text",
     "load",
     "remove_stale_temporaries",
     "save",
+    "save_from_main",
     "write_atomic",
 ]
 
@@ -420,3 +422,47 @@ class CheckpointManager:
         if latest is None:
             raise FileNotFoundError(f"CheckpointManager: no checkpoint in {str(self.directory)!r}.")
         return load(latest, target)
+
+
+# ----------------------------------------------------------------------------------------------
+# Several processes
+
+
+def host_copy(tree: Any) -> Any:
+    """Every array of ``tree`` whole, as NumPy, in every process (gathered if sharded)."""
+    from jax.experimental import multihost_utils
+
+    def whole(a: Any) -> Any:
+        if isinstance(a, jax.Array) and not a.is_fully_addressable:
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+                return jax.random.wrap_key_data(
+                    multihost_utils.process_allgather(jax.random.key_data(a), tiled=True),
+                    impl=jax.random.key_impl(a),
+                )
+            return multihost_utils.process_allgather(a, tiled=True)
+        return jax.device_get(a)
+
+    return jax.tree.map(whole, tree)
+
+
+def save_from_main(path: Any, train_state: Any, **kwargs: Any) -> Any:
+    """:func:`save` from process 0 only; every process must call it.
+
+    :func:`jaxnn.distributed.save_checkpoint` is this function.
+
+    The state is gathered whole first (a collective, so all processes take part), then process
+    0 writes the file atomically. Any process, or a later single process, loads it with
+    :func:`load`.
+
+    Args:
+        path: The file to write.
+        train_state: The TrainState (replicated or sharded).
+        **kwargs: ``history=`` and ``config=``, as for :func:`jaxnn.checkpoint.save`.
+
+    Returns:
+        The path written on process 0; ``None`` on the others.
+    """
+    whole = host_copy(train_state)
+    if jax.process_index() != 0:
+        return None
+    return save(path, whole, **kwargs)

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import tomli_w
 
+from jaxnn._version import __version__
 from jaxnn.checkpoint import json_text, write_atomic
 from jaxnn.cli.common import UserError, did_you_mean
 from jaxnn.cli.datasets import short_name
@@ -121,8 +122,6 @@ def prepare(folder: Path, *, overwrite: bool) -> list[Path]:
 
 def write_config(path: Path, options: dict[str, Any]) -> Path:
     """Writes the resolved options as TOML (``None`` values left out), atomically."""
-    from jaxnn import __version__
-
     values = {k: _absolute(k, options[k]) for k in CONFIG_KEYS if options.get(k) is not None}
     header = (
         f"# The options of `jaxnn train` (jaxnn {__version__}), resolved. Rerun with\n"

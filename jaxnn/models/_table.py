@@ -1,4 +1,7 @@
-"""The outputs of a :class:`~jaxnn.models.summary.Summary`: its table, Markdown and JSON data.
+"""The summary's rows and totals (:class:`Row`, :class:`Summary`) and their outputs.
+
+:func:`jaxnn.models.summary` returns a :class:`Summary`; it prints as a terminal table and
+gives Markdown and JSON data.
 
 Sizes and counts use decimal (SI) prefixes: ``1.2 KB`` is 1,200 bytes, ``3.4 MFLOP`` is
 3,400,000 FLOPs. Shapes show an unknown (``-1``) batch size as ``None``, as Keras does.
@@ -8,14 +11,134 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple
 
 from jaxnn.models._walk import format_shape
 
-if TYPE_CHECKING:
-    from jaxnn.models.summary import Row, Summary
+__all__ = ["Row", "Summary", "human", "json_data", "markdown_table", "text_table"]
 
-__all__ = ["human", "json_data", "markdown_table", "text_table"]
+
+class Row(NamedTuple):
+    """One layer of a :class:`Summary`.
+
+    Attributes:
+        path: The layer's path, ``"encoder/dense_1"`` (the root's name for a single-layer model).
+        depth: How deep it is nested (0 for the model's direct children).
+        type: ``config["type"]``: ``"Dense"``, ``"serial"``, ``"function"`` (a lifted function),
+            or ``"Layer"`` for a hand-written layer without a config.
+        output_shape: The output shape (tree) from ``init``; ``-1`` for an unknown batch size.
+        params: The number of parameters (all of a combinator's children).
+        state: The number of state entries (e.g. BatchNorm's running mean and variance).
+        bytes: The bytes of those params and state.
+        flops: XLA's FLOPs of the forward pass on ``batch_size`` rows (see the module docstring).
+        transcendentals: XLA's count of transcendental operations (``exp``, ``tanh``, ...).
+        param_dtype: The dtype its params are kept in (``"float32"``, ...; ``"-"`` for none,
+            ``"mixed"`` for several).
+        compute_dtype: The dtype it computes in: that of its floating output under the
+            summary's precision policy (``"-"`` for an output without floats).
+    """
+
+    path: str
+    depth: int
+    type: str
+    output_shape: Any
+    params: int
+    state: int
+    bytes: int
+    flops: int
+    transcendentals: int
+    param_dtype: str = "float32"
+    compute_dtype: str = "float32"
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+    """What :func:`summary` returns: the rows and the totals of one model.
+
+    ``str(s)`` is the terminal table; :meth:`to_dict` and :meth:`to_markdown` give the same
+    numbers as JSON-ready data and as a Markdown table. Bytes and FLOPs are shown in decimal
+    (SI) units: ``1.2 KB`` is 1,200 bytes, ``3.4 MFLOP`` is 3,400,000 FLOPs.
+
+    Attributes:
+        name: The model's name.
+        input_shape: The input shape given to :func:`summary` (``-1`` for any batch size).
+        output_shape: The model's output shape.
+        batch_size: The batch size that replaced ``-1`` to count FLOPs.
+        rows: One :class:`Row` per nested layer, parents before children.
+        params: All parameters.
+        trainable_params: Those not matched by ``frozen``.
+        frozen_params: Those matched by ``frozen``.
+        param_bytes: Bytes of all params.
+        state: All state entries.
+        state_bytes: Bytes of all state.
+        flops: XLA's FLOPs of one forward pass (``train=False``) on ``batch_size`` rows.
+        transcendentals: XLA's count of transcendental operations in that pass.
+        precision: The precision policy the rows' dtypes are under (:mod:`jaxnn.precision`).
+    """
+
+    name: str
+    input_shape: Any
+    output_shape: Any
+    batch_size: int
+    rows: tuple[Row, ...]
+    params: int
+    trainable_params: int
+    frozen_params: int
+    param_bytes: int
+    state: int
+    state_bytes: int
+    flops: int
+    transcendentals: int
+    precision: str = "float32"
+
+    @property
+    def bytes(self) -> int:
+        """Bytes of all params and state."""
+        return self.param_bytes + self.state_bytes
+
+    def __str__(self) -> str:
+        """The table, fixed-width columns, names indented by depth, totals underneath."""
+        return text_table(self)
+
+    def __repr__(self) -> str:
+        """One line; ``print(s)`` shows the table."""
+        return (
+            f"Summary(name={self.name!r}, params={self.params:,}, state={self.state:,}, "
+            f"flops={self.flops:,})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The summary as plain JSON-serialisable data (shapes as lists, ``None`` for ``-1``).
+
+        Example:
+            >>> import json, jaxnn
+            >>> from jaxnn.layers import Dense
+            >>> from jaxnn.models import summary
+            >>> d = summary(jaxnn.serial(Dense(2)), (-1, 3), print_fn=None).to_dict()
+            >>> d["rows"][0]["path"], d["rows"][0]["output_shape"], d["totals"]["params"]
+            ('dense', [None, 2], 8)
+            >>> json.loads(json.dumps(d)) == d
+            True
+        """
+        return json_data(self)
+
+    def to_markdown(self) -> str:
+        """The table in Markdown (paths in code spans), then the totals as a list.
+
+        Example:
+            >>> import jaxnn
+            >>> from jaxnn.layers import Dense
+            >>> from jaxnn.models import summary
+            >>> print(summary(jaxnn.serial(Dense(2)), (-1, 3), print_fn=None).to_markdown())
+            | Layer | Type | Output shape | Params | State | Bytes | FLOPs |
+            | --- | --- | --- | ---: | ---: | ---: | ---: |
+            | `dense` | Dense | (None, 2) | 8 | 0 | 32 B | 14 FLOP |
+            <BLANKLINE>
+            - Total params: 8 (32 B)
+            ...
+        """
+        return markdown_table(self)
+
 
 _HEADER = ("Layer", "Type", "Output shape", "Params", "State", "Bytes", "FLOPs")
 

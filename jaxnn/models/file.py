@@ -33,6 +33,7 @@ import numpy as np
 
 from jaxnn import optimizers
 from jaxnn import precision as precision_lib
+from jaxnn._version import __version__
 from jaxnn.checkpoint import _key_fields, _restore_key, write_atomic
 from jaxnn.core import Layer, as_shape
 from jaxnn.models.archive import (
@@ -157,8 +158,6 @@ def _init_specs(model: Layer, input_shape: tuple) -> tuple[Any, Any, Any]:
 
 
 def _metadata(ts: TrainState, input_shape: tuple, out_shape: Any) -> dict[str, Any]:
-    from jaxnn import __version__
-
     key = _key_fields(ts.key)
     return {
         "format": FORMAT,

@@ -325,7 +325,7 @@ def resident_on_device(arrays: Arrays, data_on_device: Any, *, where: str) -> bo
 def to_device(arrays: Arrays, mesh: Any = None) -> Arrays:
     """The arrays on the default device, or whole on each device of ``mesh`` (``y`` may be None)."""
     if mesh is not None:
-        from jaxnn.distributed import replicated
+        from jaxnn.train.placement import replicated
 
         return Arrays(*(None if a is None else replicated(a, mesh) for a in arrays))
     return Arrays(*(None if a is None else jax.device_put(a) for a in arrays))

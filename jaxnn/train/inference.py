@@ -10,12 +10,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn import distributed
 from jaxnn import losses as losses_lib
 from jaxnn import precision as precision_lib
 from jaxnn.core import Layer
 from jaxnn.metrics import Metric, merge
 from jaxnn.train import data as data_lib
+from jaxnn.train import placement as mesh_lib
 from jaxnn.train import split
 from jaxnn.train.runner import Evaluator, make_predictor
 from jaxnn.train.state import TrainState
@@ -162,7 +162,7 @@ def evaluate(
         ['loss', 'mae']
     """
     where = "evaluate"
-    placement = distributed.resolve_mesh(devices, mesh, where=where)
+    placement = mesh_lib.resolve_mesh(devices, mesh, where=where)
     policy = _policy(precision, train_state, where)
     if loss is None and not metrics:
         remembered = trained_with(train_state)
@@ -188,13 +188,13 @@ def evaluate(
     if resident and not on_devices:
         arrays = data_lib.to_device(arrays, placement)
     if placement is not None:
-        train_state = distributed.shard_state(train_state, placement, shard_params)
+        train_state = mesh_lib.shard_state(train_state, placement, shard_params)
     evaluator = Evaluator(
         objective,
         resolved,
         n=len(arrays),
-        batch_size=distributed.padded_batch_size(batch_size, placement),
-        batch_sharding=distributed.batch_sharding(placement),
+        batch_size=mesh_lib.padded_batch_size(batch_size, placement),
+        batch_sharding=mesh_lib.batch_sharding(placement),
         split_mesh=placement if on_devices else None,
     )
     return run_evaluation(evaluator, train_state, arrays, resident=resident)
@@ -259,24 +259,24 @@ def predict(
         (5, 2)
     """
     where = "predict"
-    placement = distributed.resolve_mesh(devices, mesh, where=where)
+    placement = mesh_lib.resolve_mesh(devices, mesh, where=where)
     model = precision_lib.apply_policy(model, _policy(precision, train_state, where))
     on_devices = split.is_split(x, placement, where=where)
     if on_devices and placement is not None:  # each device predicts its own rows
         split.refuse_streaming(data_on_device, where=where)
         split.split_inputs(x, placement, where=where)
         batch_size = data_lib.check_batch_size(batch_size, x.shape[0], where=where, warn=False)
-        batch_size = distributed.padded_batch_size(batch_size, placement)
-        train_state = distributed.shard_state(train_state, placement, shard_params)
+        batch_size = mesh_lib.padded_batch_size(batch_size, placement)
+        train_state = mesh_lib.shard_state(train_state, placement, shard_params)
         return split.local_predict(model, train_state, x, placement, batch_size)
     arrays = data_lib.check_arrays(x, None, where=where, need_y=False)
     n = len(arrays)
     batch_size = data_lib.check_batch_size(batch_size, n, where=where, warn=False)
-    batch_size = distributed.padded_batch_size(batch_size, placement)
+    batch_size = mesh_lib.padded_batch_size(batch_size, placement)
     if placement is not None:
-        train_state = distributed.shard_state(train_state, placement, shard_params)
+        train_state = mesh_lib.shard_state(train_state, placement, shard_params)
     on_device, streamed = make_predictor(
-        model, n=n, batch_size=batch_size, batch_sharding=distributed.batch_sharding(placement)
+        model, n=n, batch_size=batch_size, batch_sharding=mesh_lib.batch_sharding(placement)
     )
     if data_lib.resident_on_device(arrays, data_on_device, where=where):
         out = on_device(train_state, data_lib.to_device(arrays, placement).x)

@@ -8,12 +8,13 @@ from typing import Any
 import jax
 import numpy as np
 
-from jaxnn import distributed, optimizers
 from jaxnn import losses as losses_lib
+from jaxnn import optimizers
 from jaxnn import precision as precision_lib
 from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnNaN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
+from jaxnn.train import placement as mesh_lib
 from jaxnn.train import split as split_lib
 from jaxnn.train.driver import run_chunks, run_epochs
 from jaxnn.train.inference import Training, remember_training
@@ -312,7 +313,7 @@ def fit(
         raise ValueError(f"fit: on_nan must be 'stop' or 'continue'; got {on_nan!r}.")
     policy = precision_lib.get(precision, where=where)
     precision_lib.check_layer_dtypes(model, policy)
-    placement = distributed.resolve_mesh(devices, mesh, where=where)
+    placement = mesh_lib.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
     on_devices = split_lib.is_split_data(data, placement, where=where)  # each device: own rows
     if on_devices:
@@ -357,7 +358,7 @@ def fit(
                 "split both (jaxnn.distributed.process_local_array) or neither."
             )
     batch_size = data_lib.check_batch_size(batch_size, len(train), where=where)
-    distributed.check_batch_size(batch_size, placement, where=where)
+    mesh_lib.check_batch_size(batch_size, placement, where=where)
 
     def check_targets() -> None:
         _check_targets(model, ts, loss_fn, local, class_weight)
@@ -382,16 +383,16 @@ def fit(
         if val is not None and not val_on_devices:  # whole in every process: copied
             val = data_lib.to_device(val, placement)
     if placement is not None:
-        ts = distributed.shard_state(ts, placement, shard_params)
-        shuffle_key = distributed.replicated(shuffle_key, placement)
-    split = distributed.batch_sharding(placement)
+        ts = mesh_lib.shard_state(ts, placement, shard_params)
+        shuffle_key = mesh_lib.replicated(shuffle_key, placement)
+    split = mesh_lib.batch_sharding(placement)
     steps = data_lib.num_steps(len(train), batch_size)
     if steps_per_chunk is None:
         steps_per_chunk = default_steps_per_chunk(model, steps)
     chunks = data_lib.chunk_bounds(steps, steps_per_chunk)
     evaluator = None
     if val is not None:
-        val_batch = distributed.padded_batch_size(min(validation_batch_size, len(val)), placement)
+        val_batch = mesh_lib.padded_batch_size(min(validation_batch_size, len(val)), placement)
         evaluator = Evaluator(
             make_objective(model, loss_fn, metrics=resolved, precision=policy),
             resolved,
