@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jaxnn.bench.records import record_key
+from jaxnn.bench.records import precision_of, record_key
 
 __all__ = ["COMPARED", "compare", "compare_markdown"]
 
-_FIELDS = ("family", "config", "dtype", "backend")
+_FIELDS = ("family", "config", "backend")
 
 # Figures compared, and whether a larger value is better.
 COMPARED = (
@@ -24,12 +24,12 @@ COMPARED = (
 def compare(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """For each configuration measured in both ``a`` and ``b``: ``b / a`` of each figure.
 
-    Records match by family, config, dtype and backend; skipped records and figures missing
-    from either side are left out (ratio ``None``).
+    Records match by family, config, precision (``dtype`` in schema 1 records) and backend;
+    skipped records and figures missing from either side are left out (ratio ``None``).
 
     Returns:
         One dict per matched configuration, in ``a``'s order: ``key``; ``family``, ``config``,
-        ``dtype`` and ``backend`` (so that :func:`jaxnn.bench.plots.plot_speedup` can draw a
+        ``precision`` and ``backend`` (so that :func:`jaxnn.bench.plots.plot_speedup` can draw a
         ratio with ``field="examples_per_s_ratio"``); and ``<figure>_ratio`` for each of
         :data:`COMPARED`.
 
@@ -49,6 +49,7 @@ def compare(a: Sequence[Mapping[str, Any]], b: Sequence[Mapping[str, Any]]) -> l
         if ra.get("status") != "ok" or rb is None:
             continue
         row: dict[str, Any] = {"key": key, **{k: ra[k] for k in _FIELDS}}
+        row["precision"] = precision_of(ra)
         for name, _ in COMPARED:
             va, vb = ra.get(name), rb.get(name)
             row[f"{name}_ratio"] = vb / va if va and vb is not None else None

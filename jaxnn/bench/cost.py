@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jaxnn.bench.families import activations_per_example, build
+from jaxnn.bench.families import activations_per_example, build, resolve_precision
 from jaxnn.bench.timing import Clock, time_calls
 
 __all__ = [
@@ -132,20 +132,32 @@ def measured_peak_flops(
     return 2.0 * size**3 / timing.median
 
 
-def estimate_memory(config: Mapping[str, Any], dtype: str) -> int:
+def estimate_memory(config: Mapping[str, Any], precision: str) -> int:
     """Bytes a train step needs, estimated from the shapes before anything compiles.
 
-    Parameters four times (params, gradients and Adam's two moments) plus the batch's
-    activations twice (forward values and their gradients).
+    Parameters four times (params, gradients and Adam's two moments) in the policy's parameter
+    dtype, plus the batch's activations twice (forward values and their gradients) in its
+    compute dtype.
+
+    Args:
+        config: A configuration.
+        precision: A policy name (or an older dtype name, see
+            :func:`jaxnn.bench.families.resolve_precision`).
 
     Example:
         >>> # params 32*10+10 + 10*10+10 = 440; activations 2 * (32 + 10 + 10) = 104
         >>> estimate_memory({"family": "fc", "layers": 1, "width": 10, "batch": 2}, "float32")
         7872
+        >>> # mixed_bfloat16: float32 params, bfloat16 activations: 4 * (4 * 440) + 2 * (2 * 104)
+        >>> estimate_memory({"family": "fc", "layers": 1, "width": 10, "batch": 2},
+        ...                 "mixed_bfloat16")
+        7456
     """
+    policy = resolve_precision(precision)
     built = build(config)
     shapes = jax.eval_shape(lambda: built.model.init(jax.random.key(0), built.x_shape)[1])
     params = sum(math.prod(s.shape) for s in jax.tree.leaves(shapes))
-    itemsize = jnp.dtype(dtype).itemsize
     acts = built.x_shape[0] * activations_per_example(config)
-    return int(itemsize * (4 * params + 2 * acts))
+    param_bytes = jnp.dtype(policy.param_dtype).itemsize
+    compute_bytes = jnp.dtype(policy.compute_dtype).itemsize
+    return int(4 * params * param_bytes + 2 * acts * compute_bytes)

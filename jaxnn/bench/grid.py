@@ -37,6 +37,7 @@ QUICK: dict[str, dict[str, list[int]]] = {
     "lstm": {"layers": [1], "hidden": [32], "seq_len": [16], "batch": [16]},
     "gru": {"layers": [1], "hidden": [32], "seq_len": [16], "batch": [16]},
     "attention": {"heads": [2], "width": [32], "seq_len": [16], "batch": [16]},
+    "transformer": {"layers": [2], "width": [32], "heads": [2], "seq_len": [32], "batch": [16]},
 }
 
 # The default sweep: ParaDnn's axes at sizes a CPU finishes in minutes and a GPU fills.
@@ -48,6 +49,13 @@ FULL: dict[str, dict[str, list[int]]] = {
     "lstm": {"layers": [1, 2], "hidden": [128], "seq_len": [32], "batch": [32, 128]},
     "gru": {"layers": [1, 2], "hidden": [128], "seq_len": [32], "batch": [32, 128]},
     "attention": {"heads": [4], "width": [128, 256], "seq_len": [64], "batch": [32, 128]},
+    "transformer": {
+        "layers": [2, 4],
+        "width": [128, 256],
+        "heads": [4],
+        "seq_len": [128],
+        "batch": [16, 64],
+    },
 }
 
 

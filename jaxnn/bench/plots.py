@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from jaxnn.bench.records import precision_of
 from jaxnn.viz.figure import grid, new_figure
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ WIDTH = {
     "lstm": "hidden",
     "gru": "hidden",
     "attention": "width",
+    "transformer": "width",
 }
 
 
@@ -47,7 +49,8 @@ def plot_roofline(records: Sequence[Mapping[str, Any]]) -> Figure:
         records: Sweep records (:func:`jaxnn.bench.load_records`).
 
     Returns:
-        The figure; its Axes holds one scatter per ``(backend, dtype)`` and one roof line each.
+        The figure; its Axes holds one scatter per ``(backend, precision, family)`` and one roof
+        line per backend and compute dtype.
 
     Raises:
         ValueError: If no record is a measured run with FLOPs and bytes.
@@ -64,14 +67,14 @@ def plot_roofline(records: Sequence[Mapping[str, Any]]) -> Figure:
     ax = fig.add_subplot()
     groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = defaultdict(list)
     for r in points:
-        groups[(r["backend"], r["dtype"], r["family"])].append(r)
-    for (backend, dtype, family), rows in sorted(groups.items()):
+        groups[(r["backend"], precision_of(r), r["family"])].append(r)
+    for (backend, precision, family), rows in sorted(groups.items()):
         x = np.array([r["intensity"] for r in rows], float)
         y = np.array([r["flop_per_s"] for r in rows], float) / 1e9
-        ax.scatter(x, y, label=f"{family} ({backend} {dtype})", s=18)
+        ax.scatter(x, y, label=f"{family} ({backend} {precision})", s=18)
     roofs: dict[tuple[str, str], float] = defaultdict(float)
     for r in points:
-        key = (r["backend"], r["dtype"])
+        key = (r["backend"], r.get("dtype") or precision_of(r))  # the compute dtype's matmul
         roofs[key] = max(roofs[key], (r.get("peak_flop_per_s_measured") or 0.0) / 1e9)
     for (backend, dtype), peak in sorted(roofs.items()):
         if peak > 0:
@@ -94,7 +97,8 @@ def plot_throughput(records: Sequence[Mapping[str, Any]]) -> Figure:
         records: Sweep records; those without a ``batch`` in their config are left out.
 
     Returns:
-        The figure, with log-log axes and one line per (family, other settings, backend, dtype).
+        The figure, with log-log axes and one line per (family, other settings, backend,
+        precision).
 
     Raises:
         ValueError: If no measured record has a batch size.
@@ -107,7 +111,7 @@ def plot_throughput(records: Sequence[Mapping[str, Any]]) -> Figure:
         if batch is None or not r.get("examples_per_s"):
             continue
         rest = " ".join(f"{k}={v}" for k, v in sorted(config.items()))
-        lines[f"{r['family']} {rest} ({r['backend']} {r['dtype']})"].append(
+        lines[f"{r['family']} {rest} ({r['backend']} {precision_of(r)})"].append(
             (int(batch), float(r["examples_per_s"]))
         )
     if not lines:
@@ -133,7 +137,7 @@ def speedup_grids(
     field: str = "speedup_vs_cpu",
     baseline: str | None = "cpu",
 ) -> dict[str, tuple[list[int], list[int], np.ndarray]]:
-    """``field`` over width x batch for one family: one grid per other settings, backend, dtype.
+    """``field`` over width x batch for one family: one grid per settings, backend, precision.
 
     Args:
         records: Sweep records, or the rows of :func:`jaxnn.bench.compare` (no ``status``).
@@ -167,7 +171,8 @@ def speedup_grids(
         if width is None or batch is None:
             continue
         rest = " ".join(f"{k}={v}" for k, v in sorted(config.items()))
-        cells[f"{rest} ({r['backend']} {r['dtype']})".strip()][(int(width), int(batch))] = value
+        title = f"{rest} ({r['backend']} {precision_of(r)})".strip()
+        cells[title][(int(width), int(batch))] = value
     grids = {}
     for title, values in sorted(cells.items()):
         widths = sorted({w for w, _ in values})

@@ -1,23 +1,30 @@
 """Records: the JSON file a sweep writes, and its CSV and markdown forms.
 
-A record is one configuration on one backend and dtype (schema version 1):
+A record is one configuration on one backend and precision policy (schema version 2):
 
 | key | meaning |
 | --- | --- |
 | ``schema``, ``status``, ``reason`` | schema version; ``"ok"`` or ``"skipped"`` and why |
 | ``family``, ``config`` | model family and its fields (``layers``, ``width``, ``batch`` ...) |
-| ``backend``, ``device_kind``, ``dtype``, ``versions`` | where it ran, in what, with what |
+| ``backend``, ``device_kind``, ``versions`` | where it ran, with what |
+| ``precision`` | the policy: ``float32``, ``bfloat16``, ``mixed_bfloat16``, ``mixed_float16`` |
+| ``dtype``, ``param_dtype`` | the policy's compute dtype (of the peaks) and parameter dtype |
 | ``compile_s`` | seconds to compile the train step (``lower().compile()``) |
 | ``fit_step_s``, ``_min``, ``_max``, ``_spread`` | median seconds per step of ``fit`` epochs |
 | ``step_s``, ``_min``, ``_max`` | the jitted step alone (``--step`` only) |
 | ``examples_per_s`` | ``batch / fit_step_s`` |
+| ``tokens_per_s`` | ``batch * seq_len / fit_step_s`` (``transformer`` only) |
 | ``flops``, ``bytes_accessed`` | XLA's cost analysis of one compiled step |
 | ``argument_bytes``, ``output_bytes``, ``temp_bytes``, ``peak_bytes`` | XLA's memory analysis |
 | ``estimated_bytes`` | the estimate from the shapes, made before compiling |
 | ``flop_per_s``, ``intensity`` | ``flops / fit_step_s``; ``flops / bytes_accessed`` |
 | ``peak_flop_per_s_measured``, ``utilisation`` | a large matmul's FLOP/s; the ratio to it |
 | ``peak_flop_per_s_vendor``, ``utilisation_vendor`` | the data-sheet peak; the ratio to it |
-| ``speedup_vs_cpu`` | the CPU's ``fit_step_s`` over this one's, same config and dtype |
+| ``speedup_vs_cpu`` | the CPU's ``fit_step_s`` over this one's, same config and precision |
+
+Schema 1 records (before precision policies) have no ``precision``: their ``dtype`` names it
+(float32 and bfloat16 are the policies of those names; float16 was float16 throughout, without
+loss scaling). :func:`precision_of` reads both.
 """
 
 from __future__ import annotations
@@ -31,13 +38,13 @@ from typing import Any
 
 from jaxnn.checkpoint import json_text, write_atomic
 
-__all__ = ["load_records", "record_key", "save_records", "to_csv", "to_markdown"]
+__all__ = ["load_records", "precision_of", "record_key", "save_records", "to_csv", "to_markdown"]
 
 _TABLE = (
     ("family", "family"),
     ("config", "config"),
     ("backend", "backend"),
-    ("dtype", "dtype"),
+    ("precision", "precision"),
     ("compile_s", "compile s"),
     ("fit_step_s", "step ms"),
     ("examples_per_s", "examples/s"),
@@ -49,16 +56,28 @@ _TABLE = (
 )
 
 
-def record_key(record: Mapping[str, Any], *, backend: bool = True) -> str:
-    """A string naming a record's configuration, dtype and (optionally) backend.
+def precision_of(record: Mapping[str, Any]) -> str:
+    """A record's precision policy: ``precision``, or ``dtype`` for a schema 1 record.
 
     Example:
-        >>> record_key({"family": "fc", "config": {"width": 8, "batch": 2}, "dtype": "float32",
-        ...             "backend": "cpu"})
-        'fc batch=2 width=8 float32 cpu'
+        >>> precision_of({"precision": "mixed_bfloat16", "dtype": "bfloat16"})
+        'mixed_bfloat16'
+        >>> precision_of({"dtype": "float32"})  # schema 1
+        'float32'
+    """
+    return str(record.get("precision") or record["dtype"])
+
+
+def record_key(record: Mapping[str, Any], *, backend: bool = True) -> str:
+    """A string naming a record's configuration, precision and (optionally) backend.
+
+    Example:
+        >>> record_key({"family": "fc", "config": {"width": 8, "batch": 2},
+        ...             "precision": "mixed_bfloat16", "backend": "cpu"})
+        'fc batch=2 width=8 mixed_bfloat16 cpu'
     """
     fields = " ".join(f"{k}={v}" for k, v in sorted(record["config"].items()))
-    key = f"{record['family']} {fields} {record['dtype']}"
+    key = f"{record['family']} {fields} {precision_of(record)}"
     return f"{key} {record['backend']}" if backend else key
 
 
@@ -109,6 +128,8 @@ def to_csv(records: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _cell(key: str, record: Mapping[str, Any]) -> str:
+    if key == "precision":
+        return precision_of(record) if "precision" in record or "dtype" in record else ""
     value = record.get(key)
     if key == "config":
         return " ".join(f"{k}={v}" for k, v in (value or {}).items())
@@ -126,7 +147,7 @@ def to_markdown(records: Sequence[Mapping[str, Any]]) -> str:
     """The records as a markdown table (step in ms, GFLOP/s, utilisation in %, memory in MiB).
 
     Example:
-        >>> r = {"family": "fc", "config": {"width": 8}, "backend": "cpu", "dtype": "float32",
+        >>> r = {"family": "fc", "config": {"width": 8}, "backend": "cpu", "precision": "float32",
         ...      "status": "ok", "fit_step_s": 0.002, "utilisation": 0.25}
         >>> print(to_markdown([r]).splitlines()[2])
         | fc | width=8 | cpu | float32 |  | 2 |  |  | 25.0% |  |  |  |

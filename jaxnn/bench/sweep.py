@@ -1,4 +1,4 @@
-"""The sweep: every configuration on every backend and dtype, written as it goes.
+"""The sweep: every configuration on every backend and precision, written as it goes.
 
 Records go to ``<out>/bench.json`` after each configuration (atomically), so an interrupted
 sweep keeps what it measured and ``resume=True`` skips those. A configuration whose estimated
@@ -15,10 +15,19 @@ from typing import Any
 import jax
 
 from jaxnn.bench.cost import estimate_memory, measured_peak_flops
+from jaxnn.bench.families import PRECISIONS, resolve_precision
 from jaxnn.bench.measure import measure, record_header
 from jaxnn.bench.records import load_records, record_key, save_records
 
-__all__ = ["DTYPES", "add_speedups", "check_dtype", "resolve_backends", "run_sweep"]
+__all__ = [
+    "DTYPES",
+    "PRECISIONS",
+    "add_speedups",
+    "check_dtype",
+    "check_precision",
+    "resolve_backends",
+    "run_sweep",
+]
 
 DTYPES = ("bfloat16", "float16", "float32")
 # What each platform computes in; bfloat16 on a GPU also needs compute capability 8.0 or newer.
@@ -80,6 +89,37 @@ def check_dtype(dtype: str, device: Any) -> None:
         )
 
 
+def check_precision(precision: str, device: Any) -> None:
+    """Checks that ``device`` computes in the policy's compute dtype.
+
+    Raises:
+        ValueError: For an unknown precision (listing the policies), or one whose compute dtype
+            the backend lacks.
+
+    Example:
+        >>> check_precision("mixed_bfloat16", jax.devices("cpu")[0])
+        >>> check_precision("mixed_float16", jax.devices("cpu")[0])
+        Traceback (most recent call last):
+        ...
+        ValueError: bench: precision 'mixed_float16' computes in float16, which backend 'cpu' does not; use one of float32, bfloat16, mixed_bfloat16.
+    """  # noqa: E501
+    policy = resolve_precision(precision)
+    try:
+        check_dtype(policy.compute_dtype, device)
+    except ValueError:
+        usable = []
+        for name in PRECISIONS:
+            try:
+                check_dtype(resolve_precision(name).compute_dtype, device)
+            except ValueError:
+                continue
+            usable.append(name)
+        raise ValueError(
+            f"bench: precision {precision!r} computes in {policy.compute_dtype}, which backend "
+            f"{device.platform!r} does not; use one of {', '.join(usable)}."
+        ) from None
+
+
 def _memory_limit(device: Any) -> int | None:
     try:
         stats = device.memory_stats() or {}
@@ -89,7 +129,7 @@ def _memory_limit(device: Any) -> int | None:
 
 
 def add_speedups(records: list[dict[str, Any]]) -> None:
-    """Sets ``speedup_vs_cpu``: the CPU's step time over this record's, same config and dtype.
+    """Sets ``speedup_vs_cpu``: the CPU's step time over this record's, same config, precision.
 
     Example:
         >>> rs = [
@@ -112,16 +152,15 @@ def add_speedups(records: list[dict[str, Any]]) -> None:
             r["speedup_vs_cpu"] = base / r["fit_step_s"]
 
 
-def _skipped(config: Mapping[str, Any], device: Any, dtype: str, reason: str) -> dict[str, Any]:
-    return {**record_header(config, device, dtype, "skipped"), "reason": reason}
+def _skipped(config: Mapping[str, Any], device: Any, precision: str, reason: str) -> dict[str, Any]:
+    return {**record_header(config, device, precision, "skipped"), "reason": reason}
 
 
-def _key(config: Mapping[str, Any], device: Any, dtype: str) -> str:
-    """:func:`record_key` of the record that ``config`` on ``device`` in ``dtype`` will give."""
+def _key(config: Mapping[str, Any], device: Any, precision: str) -> str:
+    """:func:`record_key` of the record that ``config`` on ``device`` in ``precision`` gives."""
     fields = {k: v for k, v in config.items() if k != "family"}
-    return record_key(
-        {"family": config["family"], "config": fields, "dtype": dtype, "backend": device.platform}
-    )
+    record = {"family": config["family"], "config": fields, "precision": precision}
+    return record_key({**record, "backend": device.platform})
 
 
 def run_sweep(
@@ -129,7 +168,8 @@ def run_sweep(
     *,
     out: str | Path,
     backends: Sequence[str] | None = None,
-    dtypes: Sequence[str] = ("float32",),
+    precisions: Sequence[str] = ("float32",),
+    dtypes: Sequence[str] | None = None,
     resume: bool = False,
     overwrite: bool = False,
     step: bool = False,
@@ -139,19 +179,22 @@ def run_sweep(
     progress: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[dict[str, Any]]:
-    """Measures each configuration on each backend and dtype; writes ``<out>/bench.json``.
+    """Measures each configuration on each backend and precision; writes ``<out>/bench.json``.
 
     Args:
         configs: Configurations (see :func:`jaxnn.bench.grid.expand`).
         out: The folder for ``bench.json`` (created).
         backends: Backend names (default: every one present).
-        dtypes: Dtypes (default float32).
+        precisions: Precision policies (default float32; see :data:`PRECISIONS`).
+        dtypes: The older name of ``precisions``, added to them: ``float32`` and ``bfloat16``
+            are the policies of those names, ``float16`` runs ``mixed_float16``.
         resume: Keep the records already in ``<out>/bench.json`` and skip those configurations.
         overwrite: Start again where ``<out>/bench.json`` exists: it is replaced (atomically)
             when the first new record is written.
         step: Also time the jitted step alone.
         repeats: Timed runs per configuration (default 3).
-        peak_size: The side of the matmul that measures the peak FLOP/s (default 2048).
+        peak_size: The side of the matmul that measures the peak FLOP/s in each compute dtype
+            (default 2048).
         memory_limit: Bytes a configuration may need (default: the device's limit, none on CPU).
         progress: Called with each record once it is written.
         clock: Seconds as a float.
@@ -160,17 +203,19 @@ def run_sweep(
         Every record, the resumed ones first.
 
     Raises:
-        ValueError: For an unknown backend or dtype, or a dtype a backend lacks; an existing
-            ``bench.json`` without ``resume`` or ``overwrite``; or both of them.
+        ValueError: For an unknown backend or precision, or one whose compute dtype a backend
+            lacks; an existing ``bench.json`` without ``resume`` or ``overwrite``; or both.
     """
     if resume and overwrite:
         raise ValueError(
             "bench: resume=True continues a sweep, overwrite=True starts again; pick one."
         )
+    names = [resolve_precision(p).name for p in (*precisions, *(dtypes or ()))]
+    names = list(dict.fromkeys(names))
     devices = resolve_backends(backends)
     for device in devices:
-        for dtype in dtypes:
-            check_dtype(dtype, device)
+        for precision in names:
+            check_precision(precision, device)
     path = Path(out) / "bench.json"
     if path.exists() and not (resume or overwrite):
         raise ValueError(
@@ -180,29 +225,44 @@ def run_sweep(
     records = load_records(path) if resume and path.exists() else []
     done = {record_key(r) for r in records}
     for device in devices:
-        for dtype in dtypes:
-            todo = [c for c in configs if _key(c, device, dtype) not in done]
+        peaks: dict[str, float] = {}  # one matmul peak per compute dtype
+        for precision in names:
+            todo = [c for c in configs if _key(c, device, precision) not in done]
             if not todo:  # all resumed: no peak to measure
                 continue
-            peak = measured_peak_flops(device, dtype, size=peak_size, clock=clock)
+            dtype = resolve_precision(precision).compute_dtype
+            if dtype not in peaks:
+                peaks[dtype] = measured_peak_flops(device, dtype, size=peak_size, clock=clock)
             limit = memory_limit or _memory_limit(device)
             for config in todo:
-                needed = estimate_memory(config, dtype)
-                if limit and needed > limit:
-                    reason = (
-                        f"needs about {needed / 2**20:.0f} MiB; the limit is "
-                        f"{limit / 2**20:.0f} MiB"
-                    )
-                    record = _skipped(config, device, dtype, reason)
-                else:
-                    record = measure(config, device, dtype, repeats=repeats, step=step, clock=clock)
-                    record["estimated_bytes"] = needed
-                    record["peak_flop_per_s_measured"] = peak
-                    rate = record.get("flop_per_s")
-                    record["utilisation"] = rate / peak if rate else None
+                record = _run_one(config, device, precision, limit, peaks[dtype], step, repeats,
+                                  clock)  # fmt: skip
                 records.append(record)
                 add_speedups(records)
                 save_records(path, records)
                 if progress is not None:
                     progress(record)
     return records
+
+
+def _run_one(
+    config: Mapping[str, Any],
+    device: Any,
+    precision: str,
+    limit: int | None,
+    peak: float,
+    step: bool,
+    repeats: int,
+    clock: Callable[[], float],
+) -> dict[str, Any]:
+    """One configuration's record: measured, or skipped when it would not fit in memory."""
+    needed = estimate_memory(config, precision)
+    if limit and needed > limit:
+        reason = f"needs about {needed / 2**20:.0f} MiB; the limit is {limit / 2**20:.0f} MiB"
+        return _skipped(config, device, precision, reason)
+    record = measure(config, device, precision, repeats=repeats, step=step, clock=clock)
+    record["estimated_bytes"] = needed
+    record["peak_flop_per_s_measured"] = peak
+    rate = record.get("flop_per_s")
+    record["utilisation"] = rate / peak if rate else None
+    return record

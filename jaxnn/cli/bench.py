@@ -21,7 +21,8 @@ from jaxnn.bench import (
     to_csv,
     to_markdown,
 )
-from jaxnn.bench.sweep import DTYPES, check_dtype, resolve_backends
+from jaxnn.bench.families import LEGACY_DTYPES, PRECISIONS
+from jaxnn.bench.sweep import check_precision, resolve_backends
 from jaxnn.checkpoint import write_atomic
 from jaxnn.cli.common import UserError, debug_option, list_files, note, unknown_name
 
@@ -41,12 +42,38 @@ def _configs(quick: bool, grid: str | None, families: tuple[str, ...]) -> list[d
     return configs
 
 
+def _precisions(precisions: tuple[str, ...], dtypes: tuple[str, ...]) -> list[str]:
+    """The policies of ``--precision`` (comma-separated, repeated) and the older ``--dtype``."""
+    names = [n.strip() for value in precisions for n in value.split(",") if n.strip()]
+    for name in names:
+        if name not in PRECISIONS:
+            raise UserError(unknown_name("precision", name, PRECISIONS, plural="precisions"))
+    for dtype in dtypes:
+        if dtype not in LEGACY_DTYPES:
+            raise UserError(unknown_name("dtype", dtype, LEGACY_DTYPES))
+        names.append(LEGACY_DTYPES[dtype])
+    return list(dict.fromkeys(names)) or ["float32"]
+
+
 @click.group("bench", invoke_without_command=True)
 @click.option("--quick", is_flag=True, help="The small grid: every family, under 2 min on a CPU.")
 @click.option("--grid", type=click.Path(dir_okay=False), help="A TOML grid file ([fc] layers=...).")
 @click.option("--family", "families", multiple=True, help="Only this model family (repeatable).")
 @click.option("--backend", "backends", multiple=True, help="Only this backend (default: all).")
-@click.option("--dtype", "dtypes", multiple=True, help="float32 (default), bfloat16, float16.")
+@click.option(
+    "--precision",
+    "precisions",
+    multiple=True,
+    metavar="POLICY[,POLICY...]",
+    help="Precision policies, comma-separated or repeated: float32 (default), bfloat16, "
+    "mixed_bfloat16, mixed_float16 (GPU only).",
+)
+@click.option(
+    "--dtype",
+    "dtypes",
+    multiple=True,
+    help="The older spelling of --precision: float32, bfloat16, or float16 (runs mixed_float16).",
+)
 @click.option("--out", default="bench", show_default=True, help="Folder for the records.")
 @click.option("--resume", is_flag=True, help="Continue the sweep recorded in --out.")
 @click.option("--overwrite", is_flag=True, help="Start again, replacing the records in --out.")
@@ -60,6 +87,7 @@ def bench(
     grid: str | None,
     families: tuple[str, ...],
     backends: tuple[str, ...],
+    precisions: tuple[str, ...],
     dtypes: tuple[str, ...],
     out: str,
     resume: bool,
@@ -71,27 +99,25 @@ def bench(
 
     Example: jaxnn bench --quick --out bench-cpu
 
-    Writes bench.json (one record per configuration, backend and dtype), bench.csv and
+    Writes bench.json (one record per configuration, backend and precision), bench.csv and
     bench.md. `jaxnn bench compare A.json B.json` compares two runs.
     """
     if ctx.invoked_subcommand is not None:
         return
     configs = _configs(quick, grid, families)
     devices = resolve_backends(list(backends) or None)
-    dtypes = dtypes or ("float32",)
-    for dtype in dtypes:
-        if dtype not in DTYPES:
-            raise UserError(unknown_name("dtype", dtype, DTYPES))
+    chosen = _precisions(precisions, dtypes)
+    for precision in chosen:
         for device in devices:
-            check_dtype(dtype, device)
-    total = len(configs) * len(devices) * len(dtypes)
+            check_precision(precision, device)
+    total = len(configs) * len(devices) * len(chosen)
     note(f"bench: {total} runs on {', '.join(d.platform for d in devices)}; records in {out}/")
     with click.progressbar(length=total, label="bench", file=sys.stderr) as bar:
         records = run_sweep(
             configs,
             out=out,
             backends=[d.platform for d in devices],
-            dtypes=dtypes,
+            precisions=chosen,
             resume=resume,
             overwrite=overwrite,
             step=step,

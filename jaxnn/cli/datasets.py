@@ -2,6 +2,8 @@
 
 Every source becomes a :class:`Dataset`: float32 features, int32 class ids (classification) or
 float32 targets ``(N, D)`` (regression), split into training and test rows with the run's seed.
+A text corpus (``python_docs``) becomes next-character windows: int32 character ids ``(N, T)``
+in, the ids one position on ``(N, T)`` out, with the test windows cut from the end of the text.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from jaxnn.cli.common import UserError, did_you_mean, unknown_name
 
 __all__ = [
     "PREPROCESSING_FILE",
+    "TEXT_WINDOW",
     "Dataset",
     "Preprocessing",
     "dataset_names",
@@ -27,6 +30,7 @@ __all__ = [
     "load_dataset",
     "load_run_data",
     "short_name",
+    "text_vocab",
 ]
 
 _IDX_SETS = ("mnist", "fashion_mnist")
@@ -39,6 +43,9 @@ _IDX_FILES = {
 
 
 PREPROCESSING_FILE = "preprocessing.json"
+
+# The characters in each window of a text corpus (the model's sequence length T).
+TEXT_WINDOW = 64
 
 
 class Preprocessing(NamedTuple):
@@ -141,9 +148,20 @@ class Dataset(NamedTuple):
         """The shape of a batch of inputs, batch axis ``-1``."""
         return (-1, *self.x_train.shape[1:])
 
+    @property
+    def sequences(self) -> bool:
+        """Whether the labels are one class id per position, ``(N, T)`` (a text corpus)."""
+        return self.num_classes is not None and self.y_train.ndim == 2
+
     def describe(self) -> str:
         """One line: sizes, sample shape and classes or target width."""
         test = 0 if self.x_test is None else len(self.x_test)
+        if self.sequences:
+            return (
+                f"{self.name}: {len(self.x_train):,} training and {test:,} test windows of "
+                f"{self.x_train.shape[1]} characters, next-character targets over "
+                f"{self.num_classes} characters"
+            )
         kind = (
             f"{self.num_classes} classes"
             if self.num_classes is not None
@@ -158,11 +176,14 @@ class Dataset(NamedTuple):
 def dataset_names() -> list[str]:
     """The built-in data set names ``--data`` takes (hyphens or underscores both work).
 
+    The synthetic and real sets of :func:`jaxnn.data.names` and the text corpora of
+    :func:`jaxnn.data.corpus_names`, sorted.
+
     Example:
-        >>> dataset_names()[:3]
-        ['blobs', 'circle', 'digits']
+        >>> dataset_names()[:3], "python_docs" in dataset_names()
+        (['blobs', 'circle', 'digits'], True)
     """
-    return data.names()
+    return sorted(data.names() + data.corpus_names())
 
 
 def short_name(name: str) -> str:
@@ -222,6 +243,8 @@ def load_dataset(
     if key not in dataset_names():
         message = unknown_name("data set", name, dataset_names())
         raise UserError(f"{message} Or give a .csv file (with --target) or an .npz file.")
+    if key in data.corpus_names():
+        return _text(name, key, test_split)
     x, y = data.digits() if key == "digits" else data.load(key, seed=seed)
     return _split(name, x, y, test_split, seed, images=key == "digits")
 
@@ -282,6 +305,32 @@ def _dataset(
         images,
         info.get("preprocessing"),
     )
+
+
+def _text(name: str, key: str, test_split: float) -> Dataset:
+    """Next-character windows of :data:`TEXT_WINDOW` ids; the test windows from the text's end.
+
+    The vocabulary is every character of the whole corpus, so the test text has no unknown one;
+    :func:`text_vocab` rebuilds it.
+    """
+    vocab = text_vocab(key)
+    ids = vocab.encode(data.text_corpus(key))
+    if test_split > 0:
+        train, test = data.train_test_windows(ids, TEXT_WINDOW, test_fraction=test_split)
+    else:
+        train, test = data.char_windows(ids, TEXT_WINDOW), (None, None)
+    return _dataset(name, train, test, vocab.size, images=False)
+
+
+def text_vocab(name: str) -> data.CharVocab:
+    """The character vocabulary of a text corpus ``--data`` names: the ids its model speaks.
+
+    Example:
+        >>> vocab = text_vocab("python-docs")
+        >>> vocab.decode(vocab.encode("def f(x):"))
+        'def f(x):'
+    """
+    return data.CharVocab.from_text(data.text_corpus(short_name(name)))
 
 
 def _features(x: Any) -> np.ndarray:
@@ -501,6 +550,12 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "epochs": 100,
         "learning_rate": 0.01,
     },
+}
+_DEFAULTS["python_docs"] = {  # about a minute on a 2-core CPU
+    "model": f"char_transformer({{k}}, max_length={TEXT_WINDOW})",
+    "epochs": 5,
+    "batch_size": 64,
+    "learning_rate": 0.003,
 }
 _DEFAULTS["fashion_mnist"] = _DEFAULTS["mnist"]
 _DEFAULTS["regression_gaussian"] = _DEFAULTS["regression_plane"]

@@ -182,6 +182,8 @@ def output_shape(model: Layer, input_shape: tuple[int, ...]) -> tuple[tuple[int,
 def check_output(out_shape: tuple[int, ...], dataset: Dataset) -> None:
     """Checks that the last layer's size fits the classes (or targets) of the data.
 
+    Sequence labels ``(N, T)`` (a text corpus) need logits ``(N, T, K)``, one row per position.
+
     Raises:
         UserError: Saying what the last layer gives, what the data needs, and the fix.
     """
@@ -195,6 +197,15 @@ def check_output(out_shape: tuple[int, ...], dataset: Dataset) -> None:
             )
         return
     classes = dataset.num_classes
+    if dataset.sequences:  # one class id per position: logits (N, T, K)
+        want = (-1, dataset.x_train.shape[1], classes)
+        if (-1, *out_shape[1:]) != want:
+            raise UserError(
+                f"the model's output has shape {out_shape}, but {dataset.name!r} has one label "
+                f"per position: the model must give logits of shape {want}, e.g. "
+                f"char_transformer({classes}, max_length={want[1]})."
+            )
+        return
     if len(out_shape) != 2:
         raise UserError(
             f"the model's output has shape {out_shape}; a classifier needs (-1, {classes}): add "

@@ -42,7 +42,7 @@ def _makers(
     makers: list[tuple[str, Callable[[], Any]]] = []
     if history.is_file():
         makers.append(("history.png", lambda: viz.plot_history(history)))
-    if dataset.num_classes is None:
+    if dataset.num_classes is None or dataset.sequences:  # a confusion matrix of characters: no
         return makers
     if dataset.x_test is not None and dataset.y_test is not None:
         x, y = dataset.x_test, dataset.y_test

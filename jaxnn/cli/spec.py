@@ -12,7 +12,9 @@ A bare activation name (``relu``, ``tanh`` ...) is an activation layer. Values `
 (``relu``, ``same``); ``(3, 3)`` is a tuple. Positional arguments follow each layer's table entry
 below (``dense(units, activation)``, ``conv2d(filters, kernel_size, activation)``,
 ``depthwise_conv2d(kernel_size, activation)``); keyword arguments are the layer constructor's
-own (``conv2d(32, 3, padding=same, strides=2)``).
+own (``conv2d(32, 3, padding=same, strides=2)``). ``char_transformer(vocab_size, ...)`` is the
+whole decoder-only language model of :func:`jaxnn.lm.char_transformer` as one item
+(``char_transformer(98, max_length=64, width=128, layers=4)``).
 
 Every error is a :class:`SpecError` whose message points at the bad text with a caret line.
 """
@@ -24,7 +26,7 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from jaxnn import activations, layers
+from jaxnn import activations, layers, lm
 from jaxnn.cli.common import unknown_name
 from jaxnn.combinators import serial
 from jaxnn.core import Layer
@@ -102,7 +104,12 @@ LAYERS: dict[str, _Kind] = {
     "lstm": _Kind(layers.LSTM, ("units",)),
     "gru": _Kind(layers.GRU, ("units",)),
     "activation": _Kind(layers.Activation, ("activation",)),
+    "positional_embedding": _Kind(layers.PositionalEmbedding, ("max_length",)),
+    "transformer_block": _Kind(layers.TransformerBlock, ("num_heads",)),
+    "char_transformer": _Kind(lm.char_transformer, ("vocab_size",)),
 }
+# Items that build a whole model: a spec of one of them alone is that model, not serial(model).
+_MODELS = frozenset({"char_transformer"})
 # Other spellings: without underscores (maxpool, batchnorm), Keras' and PyTorch's names.
 _ALIASES = {
     **{name.replace("_", ""): name for name in LAYERS},
@@ -350,9 +357,15 @@ def build(spec: str) -> Layer:
         >>> model = build("dense(16, relu) dropout(0.1) tanh dense(3)")
         >>> model.init(jax.random.key(0), (-1, 4))[0]
         (-1, 3)
+        >>> build("char_transformer(10, max_length=8, width=8)").init(jax.random.key(0), (-1, 8))[0]
+        (-1, 8, 10)
         >>> build("dense(16) rleu")
         Traceback (most recent call last):
         ...
         jaxnn.cli.spec.SpecError: model spec, column 11: unknown layer 'rleu'. Did you mean ...
     """
-    return serial(*(_layer(item, spec) for item in parse(spec)))
+    items = parse(spec)
+    built = [_layer(item, spec) for item in items]
+    if len(built) == 1 and _canonical(items[0].name) in _MODELS:
+        return built[0]  # a whole model alone: as its function builds it, for jaxnn.lm.sample
+    return serial(*built)

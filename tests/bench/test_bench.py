@@ -26,7 +26,7 @@ from jaxnn.bench import (
     to_markdown,
     vendor_peak_flops,
 )
-from jaxnn.bench.families import FAMILIES, FEATURES, NUM_CLASSES
+from jaxnn.bench.families import FAMILIES, FEATURES, NUM_CLASSES, VOCAB
 from jaxnn.bench.sweep import check_dtype, resolve_backends
 from jaxnn.layers import Dense
 from tests.cli.conftest import invoke
@@ -96,7 +96,7 @@ def test_sweep_records_hold_consistent_figures(sweep):
     assert [r["family"] for r in records] == ["fc"]
     assert seen == records  # the progress callback saw each record once
     for r in records:
-        assert r["status"] == "ok" and r["backend"] == "cpu" and r["dtype"] == "float32"
+        assert r["status"] == "ok" and r["backend"] == "cpu" and r["precision"] == "float32"
         assert r["examples_per_s"] == pytest.approx(r["config"]["batch"] / r["fit_step_s"])
         assert r["flop_per_s"] == pytest.approx(r["flops"] / r["fit_step_s"])
         assert r["utilisation"] == pytest.approx(r["flop_per_s"] / r["peak_flop_per_s_measured"])
@@ -151,7 +151,7 @@ def test_csv_and_markdown_hold_every_record(sweep):
     assert rows[0]["config.width"] == "64" and rows[0]["versions.jax"] == jax.__version__
     lines = to_markdown(records).splitlines()
     assert len(lines) == 2 + len(records)
-    assert lines[2].startswith("| fc | layers=1 width=64 batch=256 | cpu | float32 |")
+    assert lines[2].startswith("| fc | layers=1 width=64 batch=256 | cpu | float32 |")  # precision
     assert f"| {records[0]['fit_step_s'] * 1e3:.3g} |" in lines[2]
 
 
@@ -181,10 +181,24 @@ def test_compare_gives_ratios_of_matching_configurations():
 # Families, grids and hardware tables ------------------------------------------------------------
 
 
+def _product_operand_dtypes(jaxpr):
+    """The operand dtypes of every dot_general and convolution, inside scans and calls too."""
+    found = []
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in ("dot_general", "conv_general_dilated"):
+            found += [v.aval.dtype for v in eqn.invars]
+        for param in eqn.params.values():  # scan's and jit's jaxpr, cond's branches
+            for inner in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(inner, "jaxpr", inner)
+                if hasattr(inner, "eqns"):
+                    found += _product_operand_dtypes(inner)
+    return found
+
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
-def test_each_family_builds_logits_for_its_batch(family):
+def test_each_family_builds_logits_for_its_batch_and_computes_in_the_policy(family):
     config = expand(QUICK, [family])[0]
-    built = build(config, "bfloat16")
+    built = build(config)
     shapes = []
 
     def init(key):  # shapes only: nothing is drawn or compiled
@@ -194,12 +208,24 @@ def test_each_family_builds_logits_for_its_batch(family):
 
     params, state = jax.eval_shape(init, jax.random.key(0))
     out_shape = shapes[0]
-    assert out_shape == (config["batch"], NUM_CLASSES)
+    if family == "transformer":  # next-token logits at every position
+        assert built.tokens and out_shape == (config["batch"], config["seq_len"], VOCAB)
+        assert built.y_shape == built.x_shape == (config["batch"], config["seq_len"])
+    else:
+        assert not built.tokens and out_shape == (config["batch"], NUM_CLASSES)
+        assert built.y_shape == (config["batch"],)
     assert built.x_shape[0] == config["batch"]
-    params = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, jnp.bfloat16), params)
-    x = jax.ShapeDtypeStruct(built.x_shape, jnp.float32)  # float32 data, cast by the first layer
+    x = jax.ShapeDtypeStruct(built.x_shape, jnp.int32 if built.tokens else jnp.float32)
     y = jax.eval_shape(lambda p, x: built.model.apply(p, state, x)[0], params, x)
-    assert y.dtype == jnp.bfloat16 and y.shape == out_shape
+    assert y.dtype == jnp.float32 and y.shape == out_shape
+    # Under mixed_bfloat16 every matmul and convolution takes bfloat16 operands (attention may
+    # accumulate its scores in float32), the logits are float32 and the parameters stay float32.
+    mixed = build(config, "mixed_bfloat16").model
+    jaxpr = jax.make_jaxpr(lambda p, x: mixed.apply(p, state, x)[0])(params, x)
+    operands = _product_operand_dtypes(jaxpr.jaxpr)
+    assert operands and set(operands) == {jnp.dtype(jnp.bfloat16)}
+    assert jaxpr.out_avals[0].dtype == jnp.float32
+    assert all(a.dtype == jnp.float32 for a in jax.tree.leaves(params))
 
 
 def test_quick_grid_covers_every_family():
@@ -301,7 +327,10 @@ def test_bench_compare_of_unrelated_runs_is_an_error(tmp_path):
             "unknown model family 'mlp'. Known families: attention, cnn, fc, gru",
         ),
         (["--dtype", "float8"], "Known dtypes: bfloat16, float16, float32."),
-        (["--dtype", "float16"], "backend 'cpu' does not compute in float16"),
+        (
+            ["--dtype", "float16"],
+            "precision 'mixed_float16' computes in float16, which backend 'cpu' does not",
+        ),  # fmt: skip
         (["--backend", "gpu9"], "backend 'gpu9' is not present; present: cpu"),
         (["--quick", "--grid", "g.toml"], "give --quick or --grid, not both"),
     ],
