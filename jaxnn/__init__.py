@@ -37,6 +37,7 @@ from jaxnn.models import (
     submodel,
     summary,
 )
+from jaxnn.search import SearchResult, search
 from jaxnn.train import (
     TrainState,
     evaluate,
@@ -48,6 +49,7 @@ from jaxnn.train import (
 
 __all__ = [
     "Layer",
+    "SearchResult",
     "TrainState",
     "activations",
     "bench",
@@ -82,6 +84,7 @@ __all__ = [
     "register_layer",
     "residual",
     "save_model",
+    "search",
     "serial",
     "submodel",
     "summary",

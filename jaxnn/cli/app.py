@@ -18,6 +18,7 @@ from jaxnn.cli.playground import playground
 from jaxnn.cli.plot import plot
 from jaxnn.cli.predict import predict
 from jaxnn.cli.runs import runs
+from jaxnn.cli.search import search_command
 from jaxnn.cli.summary import summary
 from jaxnn.cli.train import train
 
@@ -67,6 +68,7 @@ def cli(no_compilation_cache: bool) -> None:
 
 for _command in (train, evaluate, predict, summary, plot, runs, devices, bench, playground):
     cli.add_command(_command)
+cli.add_command(search_command)
 
 
 def _show_warning(
