@@ -309,3 +309,16 @@ def test_from_nnx_in_serial_trains_with_fit():
     assert float(jnp.abs(ts.state["block"]["norm"]["mean"]).max()) > 0.01
     accuracy = (np.asarray(jaxnn.predict(model, ts, x)).argmax(-1) == y).mean()
     assert accuracy > 0.9
+
+
+def test_import_jaxnn_does_not_import_flax():
+    # Flax costs a quarter of a second at start-up; only from_flax / from_nnx need it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jaxnn; before = 'flax' in sys.modules; "
+        "from jaxnn.interop import from_nnx; print(before, 'flax' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
