@@ -231,7 +231,7 @@ def _write_plots(folder: Path, result: SearchResult) -> list[Path]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress or notes on stderr.")
 @debug_option
 def search_command(**given: Any) -> None:  # fmt: skip
-    """Train many models, a grid of hyperparameters over several seeds, and rank them.
+    """Train a grid of hyperparameters over several seeds and rank the models.
 
     Example: jaxnn search --data digits --model "dense({32,64},relu) dense(10)"
     --learning-rate 0.001,0.01 --seeds 3 --epochs 20 --out runs/search

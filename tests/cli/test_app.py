@@ -27,7 +27,8 @@ def test_unknown_data_set_exits_1_with_one_message():
     assert result.stdout == ""
     assert result.stderr == (
         "Error: unknown data set 'digts'. Did you mean 'digits'? Known data sets: blobs, circle, "
-        "digits, fashion_mnist, gaussian, mnist, moons, regression_gaussian, regression_plane, "
+        "digits, fashion_mnist, gaussian, mnist, moons, python_docs, regression_gaussian, "
+        "regression_plane, "
         "spiral, xor. Or give a .csv file (with --target) or an .npz file.\n"
     )
 
@@ -62,7 +63,8 @@ def test_a_bad_option_value_is_a_usage_error():
 def test_the_group_is_a_click_group_with_every_command():
     assert isinstance(cli, click.Group)
     assert sorted(cli.commands) == [
-        "bench", "devices", "evaluate", "playground", "plot", "predict", "runs", "summary", "train",
+        "bench", "devices", "evaluate", "playground", "plot", "predict", "runs", "search",
+        "summary", "train",
     ]  # fmt: skip
 
 
