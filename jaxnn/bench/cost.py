@@ -17,11 +17,13 @@ import jax.numpy as jnp
 
 from jaxnn.bench.families import activations_per_example, build, resolve_precision
 from jaxnn.bench.timing import Clock, time_calls
+from jaxnn.core import check_positive_int
 
 __all__ = [
     "VENDOR_PEAK",
     "compiled_cost",
     "estimate_memory",
+    "measured_bandwidth",
     "measured_peak_flops",
     "vendor_peak_flops",
 ]
@@ -130,6 +132,44 @@ def measured_peak_flops(
         lambda: jax.block_until_ready(matmul(a)), warmup=1, repeats=repeats, clock=clock
     )
     return 2.0 * size**3 / timing.median
+
+
+def measured_bandwidth(
+    device: Any,
+    *,
+    mib: int = 256,
+    repeats: int = 3,
+    clock: Clock = time.perf_counter,
+) -> float:
+    """Memory bandwidth of ``device`` in bytes/s: a streaming ``y = 2 x`` over ``mib`` MiB.
+
+    Each call reads the array once and writes a new one of the same size, so it moves
+    ``2 * mib`` MiB; the figure is that over the median of ``repeats`` timed calls after a
+    warm-up (STREAM's "scale" kernel). The array is far larger than the caches of a CPU (and of
+    a GPU's L2), so what is timed is main memory.
+
+    Args:
+        device: A ``jax.Device``.
+        mib: The array's size in MiB (default 256).
+        repeats: Timed calls after one warm-up (default 3).
+        clock: Seconds as a float.
+
+    Returns:
+        Bytes per second.
+
+    Example:
+        >>> ticks = iter(range(100))
+        >>> rate = measured_bandwidth(jax.devices()[0], mib=1, clock=lambda: next(ticks) * 1e-3)
+        >>> rate == 2 * 2**20 / 1e-3  # two MiB moved per call, one tick (1 ms) per call
+        True
+    """
+    check_positive_int(mib, where="measured_bandwidth", arg="mib")
+    a = jax.device_put(jnp.ones((mib * 2**20 // 4,), jnp.float32), device)
+    scale = jax.jit(lambda a: a * 2.0)
+    timing = time_calls(
+        lambda: jax.block_until_ready(scale(a)), warmup=1, repeats=repeats, clock=clock
+    )
+    return 2.0 * mib * 2**20 / timing.median
 
 
 def estimate_memory(config: Mapping[str, Any], precision: str) -> int:

@@ -42,8 +42,11 @@ def _measured(records: Sequence[Mapping[str, Any]], where: str) -> list[Mapping[
 def plot_roofline(records: Sequence[Mapping[str, Any]]) -> Figure:
     """Achieved FLOP/s against arithmetic intensity, one point per run, one colour per backend.
 
-    Each backend's compute roof is the peak measured with a large matmul
-    (``peak_flop_per_s_measured``); runs without FLOPs or bytes are left out.
+    Each backend's roof is ``min(peak, bandwidth x intensity)``: the compute peak measured with a
+    large matmul (``peak_flop_per_s_measured``, dashed) and the memory bandwidth measured with a
+    streaming copy (``peak_bytes_per_s_measured``, dotted, slope 1 on the log-log axes), which
+    meet at the ridge point; runs left of it are memory-bound. Runs without FLOPs or bytes are
+    left out.
 
     Args:
         records: Sweep records (:func:`jaxnn.bench.load_records`).
@@ -73,19 +76,33 @@ def plot_roofline(records: Sequence[Mapping[str, Any]]) -> Figure:
         y = np.array([r["flop_per_s"] for r in rows], float) / 1e9
         ax.scatter(x, y, label=f"{family} ({backend} {precision})", s=18)
     roofs: dict[tuple[str, str], float] = defaultdict(float)
+    bandwidths: dict[str, float] = defaultdict(float)
     for r in points:
         key = (r["backend"], r.get("dtype") or precision_of(r))  # the compute dtype's matmul
         roofs[key] = max(roofs[key], (r.get("peak_flop_per_s_measured") or 0.0) / 1e9)
+        bandwidths[r["backend"]] = max(
+            bandwidths[r["backend"]], (r.get("peak_bytes_per_s_measured") or 0.0) / 1e9
+        )
+    xs = np.array([r["intensity"] for r in points], float)
+    left, right = xs.min() / 4, xs.max() * 4
     for (backend, dtype), peak in sorted(roofs.items()):
-        if peak > 0:
-            ax.axhline(peak, color="grey", linestyle="--", linewidth=1)
-            ax.annotate(f"{backend} {dtype} matmul peak", (0.01, peak), xycoords=("axes fraction",
-                        "data"), va="bottom", fontsize="x-small", color="grey")  # fmt: skip
+        if peak <= 0:
+            continue
+        bw = bandwidths.get(backend, 0.0)
+        ridge = peak / bw if bw > 0 else left
+        ax.plot([max(ridge, left), max(right, ridge * 2)], [peak, peak], color="grey",
+                linestyle="--", linewidth=1)  # fmt: skip
+        ax.annotate(f"{backend} {dtype} matmul peak", (max(ridge, left), peak), va="bottom",
+                    fontsize="x-small", color="grey")  # fmt: skip
+        if bw > 0:
+            start = min(left, ridge / 100)
+            ax.plot([start, ridge], [bw * start, peak], color="grey", linestyle=":",
+                    linewidth=1, label=f"{backend} memory {bw:,.1f} GB/s")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP / byte)")
     ax.set_ylabel("achieved GFLOP/s")
-    ax.set_title("Roofline (dashed: measured matmul peak)")
+    ax.set_title("Roofline (dashed: measured matmul peak; dotted: measured memory bandwidth)")
     ax.legend(fontsize="x-small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     return fig
 

@@ -19,6 +19,9 @@ A record is one configuration on one backend and precision policy (schema versio
 | ``estimated_bytes`` | the estimate from the shapes, made before compiling |
 | ``flop_per_s``, ``intensity`` | ``flops / fit_step_s``; ``flops / bytes_accessed`` |
 | ``peak_flop_per_s_measured``, ``utilisation`` | a large matmul's FLOP/s; the ratio to it |
+| ``peak_bytes_per_s_measured`` | the device's memory bandwidth, from a streaming copy |
+| ``ridge_intensity``, ``memory_bound`` | ``peak / bandwidth`` FLOP/byte; ``intensity`` below it |
+| ``utilisation_roofline`` | ``flop_per_s`` over the roof at its intensity, ``min(peak, bw * I)`` |
 | ``peak_flop_per_s_vendor``, ``utilisation_vendor`` | the data-sheet peak; the ratio to it |
 | ``speedup_vs_cpu`` | the CPU's ``fit_step_s`` over this one's, same config and precision |
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jax
 
-from jaxnn.bench.cost import estimate_memory, measured_peak_flops
+from jaxnn.bench.cost import estimate_memory, measured_bandwidth, measured_peak_flops
 from jaxnn.bench.families import PRECISIONS, resolve_precision
 from jaxnn.bench.measure import measure, record_header
 from jaxnn.bench.records import load_records, record_key, save_records
@@ -175,6 +175,7 @@ def run_sweep(
     step: bool = False,
     repeats: int = 3,
     peak_size: int = 2048,
+    bandwidth_mib: int = 256,
     memory_limit: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -195,6 +196,8 @@ def run_sweep(
         repeats: Timed runs per configuration (default 3).
         peak_size: The side of the matmul that measures the peak FLOP/s in each compute dtype
             (default 2048).
+        bandwidth_mib: The MiB of the streaming copy that measures each device's memory
+            bandwidth (default 256; :func:`~jaxnn.bench.cost.measured_bandwidth`).
         memory_limit: Bytes a configuration may need (default: the device's limit, none on CPU).
         progress: Called with each record once it is written.
         clock: Seconds as a float.
@@ -226,6 +229,7 @@ def run_sweep(
     done = {record_key(r) for r in records}
     for device in devices:
         peaks: dict[str, float] = {}  # one matmul peak per compute dtype
+        bandwidth: float | None = None  # one streaming copy per device
         for precision in names:
             todo = [c for c in configs if _key(c, device, precision) not in done]
             if not todo:  # all resumed: no peak to measure
@@ -233,10 +237,14 @@ def run_sweep(
             dtype = resolve_precision(precision).compute_dtype
             if dtype not in peaks:
                 peaks[dtype] = measured_peak_flops(device, dtype, size=peak_size, clock=clock)
+            if bandwidth is None:
+                bandwidth = measured_bandwidth(device, mib=bandwidth_mib, clock=clock)
             limit = memory_limit or _memory_limit(device)
             for config in todo:
                 record = _run_one(config, device, precision, limit, peaks[dtype], step, repeats,
                                   clock)  # fmt: skip
+                if record.get("status") == "ok":
+                    _add_roofs(record, peaks[dtype], bandwidth)
                 records.append(record)
                 add_speedups(records)
                 save_records(path, records)
@@ -266,3 +274,19 @@ def _run_one(
     rate = record.get("flop_per_s")
     record["utilisation"] = rate / peak if rate else None
     return record
+
+
+def _add_roofs(record: dict[str, Any], peak: float, bandwidth: float) -> None:
+    """The bandwidth roof, the ridge point, and whether the run sits left of it (memory-bound).
+
+    The roofline is ``min(peak, bandwidth * intensity)``: below the ridge intensity
+    ``peak / bandwidth`` FLOP/byte a step cannot run faster than memory delivers its bytes.
+    """
+    record["peak_bytes_per_s_measured"] = bandwidth
+    record["ridge_intensity"] = peak / bandwidth if bandwidth > 0 else None
+    intensity = record.get("intensity")
+    if intensity and record["ridge_intensity"]:
+        record["memory_bound"] = intensity < record["ridge_intensity"]
+        roof = min(peak, bandwidth * intensity)
+        rate = record.get("flop_per_s")
+        record["utilisation_roofline"] = rate / roof if rate else None

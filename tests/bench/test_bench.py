@@ -40,7 +40,9 @@ def sweep(tmp_path_factory):
     """A tiny sweep (one fc model on the CPU), shared by the tests that read its records."""
     out = tmp_path_factory.mktemp("sweep")
     seen = []
-    records = run_sweep([FC], out=out, peak_size=256, repeats=2, progress=seen.append)
+    records = run_sweep(
+        [FC], out=out, peak_size=256, bandwidth_mib=8, repeats=2, progress=seen.append
+    )
     return out, records, seen
 
 
@@ -101,6 +103,11 @@ def test_sweep_records_hold_consistent_figures(sweep):
         assert r["flop_per_s"] == pytest.approx(r["flops"] / r["fit_step_s"])
         assert r["utilisation"] == pytest.approx(r["flop_per_s"] / r["peak_flop_per_s_measured"])
         assert r["intensity"] == pytest.approx(r["flops"] / r["bytes_accessed"])
+        peak, bandwidth = r["peak_flop_per_s_measured"], r["peak_bytes_per_s_measured"]
+        assert bandwidth > 0 and r["ridge_intensity"] == pytest.approx(peak / bandwidth)
+        assert r["memory_bound"] == (r["intensity"] < peak / bandwidth)
+        roof = min(peak, bandwidth * r["intensity"])
+        assert r["utilisation_roofline"] == pytest.approx(r["flop_per_s"] / roof)
         assert r["fit_step_s_min"] <= r["fit_step_s"] <= r["fit_step_s_max"]
         assert r["speedup_vs_cpu"] == 1.0
         assert r["versions"]["jax"] == jax.__version__

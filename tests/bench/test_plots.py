@@ -30,6 +30,19 @@ def test_the_roofline_has_a_point_per_measured_run_and_the_measured_peak_as_roof
     assert pixels.shape[0] > 300 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
 
 
+def test_the_measured_bandwidth_is_a_roof_of_slope_one_that_meets_the_peak_at_the_ridge():
+    bandwidth = 20e9  # bytes/s
+    records = [{**r, "peak_bytes_per_s_measured": bandwidth} for r in RECORDS]
+    ax = plot_roofline(records).axes[0]
+    dotted = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(dotted) == len({r["backend"] for r in records if r["status"] == "ok"})
+    (x0, x1), (y0, y1) = dotted[0].get_xdata(), dotted[0].get_ydata()
+    np.testing.assert_allclose([y0 / x0, y1 / x1], [bandwidth / 1e9] * 2)  # GFLOP/s = GB/s x I
+    peak = max(r["peak_flop_per_s_measured"] for r in records if r["status"] == "ok") / 1e9
+    assert y1 == pytest.approx(peak) and x1 == pytest.approx(peak / (bandwidth / 1e9))
+    assert "memory 20.0 GB/s" in dotted[0].get_label()
+
+
 def test_throughput_draws_one_line_per_configuration_sorted_by_batch():
     fig = plot_throughput(RECORDS)
     lines = fig.axes[0].lines
