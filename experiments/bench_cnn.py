@@ -9,6 +9,9 @@ Implementations, each in its own process (``--worker``), interleaved over ``--ro
 
 - ``jaxnn_fit``: ``jaxnn.fit`` with its defaults (on CPU: convolutions as patches + one matrix
   product, one compiled step per batch);
+- ``jaxnn_fit_command``: the same in a process whose ``XLA_FLAGS`` turns YNNPACK's CPU
+  convolutions off, as the ``jaxnn`` command sets for itself (``algorithm="auto"`` then takes
+  XLA's convolution);
 - ``jaxnn_fit_xla_conv``: the same with ``algorithm="xla"`` (XLA's convolution), to show what the
   CPU path buys;
 - ``jaxnn_fit_scan``: the default algorithm with the whole epoch in one ``lax.scan``
@@ -39,6 +42,7 @@ from _report import write_section
 
 IMPLS = [
     "jaxnn_fit",
+    "jaxnn_fit_command",
     "jaxnn_fit_xla_conv",
     "jaxnn_fit_scan",
     "jax_step",
@@ -99,6 +103,10 @@ def _jaxnn(x, y, epochs, **options):
 
 def worker_jaxnn_fit(x, y, epochs):
     return _jaxnn(x, y, epochs)
+
+
+def worker_jaxnn_fit_command(x, y, epochs):
+    return _jaxnn(x, y, epochs)  # the flag comes from the process's environment (drive)
 
 
 def worker_jaxnn_fit_xla_conv(x, y, epochs):
@@ -280,6 +288,11 @@ def drive(args: argparse.Namespace) -> None:
             cmd = [sys.executable, __file__, "--worker", impl, "--n", str(args.n),
                    "--epochs", str(args.epochs)]  # fmt: skip
             env = dict(os.environ, PYTHONWARNINGS="ignore")
+            if impl == "jaxnn_fit_command":
+                from jaxnn.cli.app import own_process_flags
+
+                env.pop("XLA_FLAGS", None)
+                own_process_flags(env)
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if proc.returncode:
                 print(f"{impl} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
@@ -339,6 +352,10 @@ How to read this:
   XLA's transposed convolution, which is fast (`algorithm="auto"`; see `jaxnn/layers/conv.py`).
   `jaxnn_fit_xla_conv` is the same `fit` with XLA's convolution: the gap between the two rows is
   what that buys. Other backends keep XLA's convolution (cuDNN on GPU).
+- `jaxnn_fit_command` is what `jaxnn train` runs on a CPU: the command sets
+  `XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution` for its own process
+  (unless `XLA_FLAGS` is set), and `algorithm="auto"` then takes XLA's convolution without
+  YNNPACK. A library user gets the same by setting that flag before starting Python.
 - `jaxnn_fit_scan` runs the whole epoch in one `lax.scan`; `fit` runs one compiled step per batch
   for convolution models on CPU (`jaxnn.train.default_steps_per_chunk`) because of this row.
 - Every JAX row pays for XLA's CPU kernels; PyTorch calls oneDNN's convolutions directly.

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from typing import Any, TextIO
 
 import click
@@ -21,8 +22,37 @@ from jaxnn.cli.runs import runs
 from jaxnn.cli.search import search_command
 from jaxnn.cli.summary import summary
 from jaxnn.cli.train import train
+from jaxnn.layers.conv import CPU_CONV_FLAG
 
-__all__ = ["cli", "main"]
+__all__ = ["JAXNN_SET_XLA_FLAGS", "cli", "main", "own_process_flags"]
+
+# Set in the environment when the command chose XLA_FLAGS itself (``jaxnn devices`` says so).
+JAXNN_SET_XLA_FLAGS = "JAXNN_SET_XLA_FLAGS"
+
+
+def own_process_flags(environ: MutableMapping[str, str]) -> bool:
+    """Sets the command's XLA flags in ``environ`` unless the user set ``XLA_FLAGS``.
+
+    The command owns its process, so it turns YNNPACK's CPU convolutions off
+    (:data:`jaxnn.layers.conv.CPU_CONV_FLAG`), the route measured fastest for the small CNN on
+    the CPU (``docs/benchmarks.md``); a library user sets the flag themselves. It must run
+    before JAX starts its backends, as :func:`main` does.
+
+    Returns:
+        Whether the flags were set (``False`` when ``XLA_FLAGS`` was already there).
+
+    Example:
+        >>> env = {}
+        >>> own_process_flags(env), env["XLA_FLAGS"] == CPU_CONV_FLAG
+        (True, True)
+        >>> own_process_flags({"XLA_FLAGS": "--xla_dump_to=/tmp/x"})
+        False
+    """
+    if "XLA_FLAGS" in environ:
+        return False
+    environ["XLA_FLAGS"] = CPU_CONV_FLAG
+    environ[JAXNN_SET_XLA_FLAGS] = "1"
+    return True
 
 
 class _Group(click.Group):
@@ -93,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     Args:
         argv: The arguments (default: ``sys.argv[1:]``).
     """
+    own_process_flags(os.environ)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         cli.main(args=list(argv) if argv is not None else None, prog_name="jaxnn")

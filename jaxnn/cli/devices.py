@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ import jax
 
 from jaxnn.cli.common import debug_option, format_table
 
-__all__ = ["device_rows", "devices", "format_bytes"]
+__all__ = ["device_rows", "devices", "format_bytes", "xla_flags"]
 
 
 def format_bytes(count: int | None) -> str | None:
@@ -56,6 +57,14 @@ def device_rows() -> list[dict[str, Any]]:
     ]
 
 
+def xla_flags() -> tuple[str, str | None]:
+    """``XLA_FLAGS`` and who set it: ``"jaxnn"`` (the command), ``"environment"`` or ``None``."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if not flags:
+        return "", None
+    return flags, "jaxnn" if os.environ.get("JAXNN_SET_XLA_FLAGS") == "1" else "environment"
+
+
 @click.command("devices")
 @click.option("--json", "as_json", is_flag=True, help="Print the devices as JSON.")
 @debug_option
@@ -65,8 +74,15 @@ def devices(as_json: bool) -> None:
     Example: jaxnn devices --json
     """
     rows = device_rows()
+    flags, source = xla_flags()
     if as_json:
-        click.echo(json.dumps({"jax": jax.__version__, "devices": rows}, indent=2))
+        out = {
+            "jax": jax.__version__,
+            "devices": rows,
+            "xla_flags": flags,
+            "xla_flags_set_by": source,
+        }
+        click.echo(json.dumps(out, indent=2))
         return
     click.echo(
         f"jax {jax.__version__}, default backend {jax.default_backend()}, {len(rows)} device(s)"
@@ -84,3 +100,10 @@ def devices(as_json: bool) -> None:
         for r in rows
     ]
     click.echo(format_table(headers, table))
+    if source == "jaxnn":
+        click.echo(
+            f"XLA_FLAGS set by the jaxnn command: {flags} (YNNPACK's CPU convolutions off, the "
+            "faster route for CNNs here); set XLA_FLAGS yourself to choose others."
+        )
+    elif flags:
+        click.echo(f"XLA_FLAGS from your environment: {flags}")

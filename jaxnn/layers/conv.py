@@ -10,7 +10,10 @@ Built on :func:`jax.lax.conv_general_dilated`. Inputs are ``(N, *spatial, C_in)`
 the input is first spread to :math:`(n - 1) d_x + 1` (zeros between elements).
 
 On XLA's CPU backend the convolution runs as patches + one matrix product (``algorithm="auto"``):
-XLA's CPU convolutions are slow, while its matrix products are not. The patches are one gather of
+XLA's CPU convolutions are slow, while its matrix products are not. They are slow because XLA
+hands them to YNNPACK; with YNNPACK's convolutions turned off (:data:`CPU_CONV_FLAG` in
+``XLA_FLAGS``, which the ``jaxnn`` command sets for its own process) XLA's own convolution is the
+faster route, and ``"auto"`` takes it. The patches are one gather of
 the padded input; the forward-mode rule (:func:`jax.custom_jvp`) differentiates the kernel through
 the same patches and the input through :func:`jax.lax.conv_general_dilated`, whose transpose is a
 fast convolution on CPU. Reverse mode, forward mode and higher orders all work. It computes the same
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -39,12 +43,17 @@ __all__ = [
     "Conv1DTranspose",
     "Conv2D",
     "Conv2DTranspose",
+    "CPU_CONV_FLAG",
     "Conv3D",
     "output_length",
     "per_axis",
     "resolve_padding",
     "transpose_padding",
 ]
+
+# XLA's CPU backend without YNNPACK convolutions: its own convolution then beats patches +
+# matmul on the small CNN (docs/cnn-cpu-routes.md, docs/benchmarks.md).
+CPU_CONV_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 
 _PADDINGS = ("causal", "same", "valid")
 _ALGORITHMS = ("auto", "matmul", "xla")
@@ -246,6 +255,22 @@ def _out_spatial(
     )
 
 
+def ynn_convolutions_off() -> bool:
+    """Whether ``XLA_FLAGS`` turns YNNPACK's CPU convolutions off (:data:`CPU_CONV_FLAG`).
+
+    Example:
+        >>> import os
+        >>> ynn_convolutions_off() == (CPU_CONV_FLAG in os.environ.get("XLA_FLAGS", ""))
+        True
+    """
+    flags = os.environ.get("XLA_FLAGS", "").split()
+    return any(
+        f.startswith("--xla_cpu_experimental_ynn_fusion_type=")
+        and "-individual_convolution" in f.split("=", 1)[1].split(",")
+        for f in flags
+    )
+
+
 def _xla_conv(
     x: Array,
     w: Array,
@@ -335,7 +360,8 @@ def _conv(
     def use_matmul() -> bool:
         if algorithm != "auto":
             return algorithm == "matmul"
-        return groups == 1 and in_dil == (1,) * rank and jax.default_backend() == "cpu"
+        cpu = jax.default_backend() == "cpu" and not ynn_convolutions_off()
+        return groups == 1 and in_dil == (1,) * rank and cpu
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False

@@ -169,6 +169,23 @@ def test_auto_uses_matmul_on_cpu_and_falls_back_for_groups():
     assert "convolution" in text
 
 
+def test_auto_takes_xlas_convolution_when_ynnpack_convolutions_are_off(monkeypatch):
+    from jaxnn.layers.conv import CPU_CONV_FLAG, ynn_convolutions_off
+
+    x = jnp.ones((1, 6, 6, 2))
+    params = Conv2D(4, 3).init(jax.random.key(0), x.shape)[1]
+    for flags, off in [("", False), (CPU_CONV_FLAG, True), ("--xla_cpu_experimental_ynn_fusion_"
+                       "type=-individual_dot,-individual_convolution --xla_dump_to=/tmp", True),
+                       ("--xla_cpu_experimental_ynn_fusion_type=-individual_dot", False)]:  # fmt: skip
+        monkeypatch.setenv("XLA_FLAGS", flags)
+        assert ynn_convolutions_off() is off
+        layer = Conv2D(4, 3)  # a fresh trace: the route is chosen when apply is traced
+        text = (
+            jax.jit(lambda p, x, layer=layer: layer.apply(p, {}, x)[0]).lower(params, x).as_text()
+        )
+        assert ("convolution" in text and "gather" not in text) is off, flags
+
+
 @pytest.mark.parametrize(
     ("sample", "kwargs"),
     [((5, 2), dict(input_dilation=2)), ((4, 3, 2), dict(input_dilation=(2, 3), padding="same"))],
