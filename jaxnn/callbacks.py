@@ -136,6 +136,8 @@ class FitRun:
         stop_training: Set to ``True`` to stop after the current epoch.
         stop_reason: A sentence saying why, for ``History.stop_reason``.
         non_finite: Set by whoever stops training because a value became NaN or Inf.
+        input_position: Where a stream of batches stands after the last finished epoch (a
+            JSON dict, ``None`` for arrays); checkpoints save it to resume exactly.
     """
 
     model: Layer
@@ -146,6 +148,7 @@ class FitRun:
     stop_training: bool = False
     stop_reason: str | None = None
     non_finite: bool = False
+    input_position: dict[str, Any] | None = None
 
     def stop(self, reason: str, *, non_finite: bool = False) -> None:
         """Stops training after this epoch, recording why (and whether a value went NaN/Inf)."""
@@ -438,6 +441,8 @@ class ModelCheckpoint(Callback):
             self._monitor.best = value
         path = Path(self.filepath.format(epoch=epoch + 1, **logs))
         kwargs = {"history": run.history.history, "config": self.config}
+        if run.input_position is not None:
+            kwargs["input_position"] = run.input_position
         if jax.process_count() > 1:  # every process gathers the state, process 0 writes
             if checkpoint.save_from_main(path, run.train_state, **kwargs) is None:
                 return

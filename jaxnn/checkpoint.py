@@ -64,11 +64,15 @@ class Checkpoint(NamedTuple):
         train_state: The restored TrainState.
         history: The saved per-epoch logs (``{}`` if none were saved).
         config: The saved config (``None`` if none was saved).
+        input_position: Where a stream of batches (a generator, a Grain dataset) was when the
+            checkpoint was saved, for ``fit(..., input_position=...)`` to resume exactly;
+            ``None`` for arrays or when none was saved.
     """
 
     train_state: TrainState
     history: dict[str, list[float]]
     config: Any
+    input_position: dict[str, Any] | None = None
 
 
 def _key_fields(key: jax.Array) -> dict[str, Any]:
@@ -89,7 +93,7 @@ def _state_dict(ts: TrainState) -> dict[str, Any]:
     return body
 
 
-def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
+def _to_bytes(ts: TrainState, history: dict | None, config: Any, position: Any = None) -> bytes:
     body = _state_dict(ts)
     payload = {
         "format": _FORMAT,
@@ -99,6 +103,8 @@ def _to_bytes(ts: TrainState, history: dict | None, config: Any) -> bytes:
         "history": {k: [float(v) for v in vs] for k, vs in (history or {}).items()},
         "config": json_text(config, indent=None),
     }
+    if position is not None:
+        payload["input_position"] = json_text(position, indent=None)
     return _serialization().msgpack_serialize(payload)
 
 
@@ -247,6 +253,7 @@ def save(
     *,
     history: dict[str, list[float]] | None = None,
     config: Any = None,
+    input_position: dict[str, Any] | None = None,
 ) -> Path:
     """Writes a checkpoint atomically (temp file, fsync, rename).
 
@@ -255,6 +262,7 @@ def save(
         train_state: The TrainState to save.
         history: Optional per-epoch logs, e.g. ``History.history``.
         config: Optional JSON-serialisable description (e.g. a model's config).
+        input_position: Optional position of the input stream (``FitRun.input_position``).
 
     Returns:
         The path written.
@@ -274,7 +282,7 @@ def save(
     """
     path = Path(path)
     try:
-        data = _to_bytes(train_state, history, config)
+        data = _to_bytes(train_state, history, config, input_position)
     except TypeError as error:
         raise TypeError(f"save: config must be JSON-serialisable; {error}") from error
     write_atomic(path, data)
@@ -346,7 +354,9 @@ def load(path: str | os.PathLike, target: TrainState) -> Checkpoint:
     body = dict(payload["train_state"], key=jnp.zeros((), jnp.uint32))
     restored = _serialization().from_state_dict(_keyless(target), body)
     restored = jax.tree.map(jnp.asarray, restored)._replace(key=_restore_key(payload["key"]))
-    return Checkpoint(restored, dict(payload["history"]), json.loads(payload["config"]))
+    position = payload.get("input_position")
+    position = None if position is None else json.loads(position)
+    return Checkpoint(restored, dict(payload["history"]), json.loads(payload["config"]), position)
 
 
 class CheckpointManager:

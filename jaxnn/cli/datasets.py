@@ -1,4 +1,4 @@
-"""The data of ``--data``: a built-in set by name, MNIST from IDX files, a CSV or an ``.npz`` file.
+"""The data of ``--data``: a built-in set, MNIST from IDX files, a CSV, ``.npz`` or ``.npy`` folder.
 
 Every source becomes a :class:`Dataset`: float32 features, int32 class ids (classification) or
 float32 targets ``(N, D)`` (regression), split into training and test rows with the run's seed.
@@ -237,6 +237,8 @@ def load_dataset(
     key = name.lower().replace("-", "_")
     if key in _IDX_SETS:
         return _idx_set(name, key, data_dir)
+    if Path(name).is_dir():
+        return _npy_folder(Path(name), name, test_split)
     if _is_file_name(name) or Path(name).is_file():
         csv_options = {"drop": drop, "categorical": categorical, "preprocessing": preprocessing}
         return _file(name, target=target, test_split=test_split, seed=seed, **csv_options)
@@ -429,6 +431,42 @@ def _npz(path: Path, name: str, test_split: float, seed: int) -> Dataset:
         train, test = (found["x"], y), (found["x_test"], y_test)
         return _dataset(name, train, test, classes, images=images)
     return _split(name, found["x"], found["y"], test_split, seed, images=images)
+
+
+def _npy_folder(path: Path, name: str, test_split: float) -> Dataset:
+    """A folder of ``x.npy`` and ``y.npy`` (and optionally ``x_test.npy``, ``y_test.npy``).
+
+    ``x`` is memory-mapped (``np.load(mmap_mode="r")``) and streams from the file, so it may be
+    larger than memory; it is read as it is when float32 (or int32 token ids), else converted
+    (a copy). Without test files the *last* ``test_split`` of the rows are the test rows, a
+    slice of the file, nothing copied.
+    """
+    files = {k: path / f"{k}.npy" for k in ("x", "y", "x_test", "y_test")}
+    if not (files["x"].is_file() and files["y"].is_file()):
+        found = sorted(p.name for p in path.glob("*.npy"))
+        raise UserError(f"{name!r}: a --data folder holds x.npy and y.npy; it has {found}.")
+    try:
+        arrays = {k: np.load(f, mmap_mode="r") for k, f in files.items() if f.is_file()}
+    except (OSError, ValueError) as error:
+        raise UserError(f"{name!r}: cannot read its .npy files: {error}") from None
+    x = arrays["x"] if arrays["x"].dtype in (np.float32, np.int32) else _features(arrays["x"])
+    y = _targets(np.asarray(arrays["y"]), name)
+    if len(x) != len(y):
+        raise UserError(f"{name!r}: x.npy has {len(x)} rows and y.npy {len(y)}.")
+    test: tuple[Any, Any]
+    if "x_test" in arrays and "y_test" in arrays:
+        test = (arrays["x_test"], _targets(np.asarray(arrays["y_test"]), name))
+    elif test_split > 0:
+        cut = len(x) - int(round(len(x) * test_split))
+        x, y, test = x[:cut], y[:cut], (x[cut:], y[cut:])
+    else:
+        test = (None, None)
+    classes = _num_classes(np.concatenate([y, test[1]]) if test[1] is not None else y)
+    images = x.ndim >= 3
+    x_test = test[0]
+    if x_test is not None and x_test.dtype not in (np.float32, np.int32):
+        x_test = _features(x_test)
+    return Dataset(name, x, y, x_test, test[1], classes, None, None, images)
 
 
 def csv_columns(path: Path) -> list[str]:

@@ -82,7 +82,9 @@ _OPTIONS = [
         metavar="NAME|FILE",
         shell_complete=_complete_data,
         help=f"A data set ({', '.join(dataset_names())}; - or _ alike), a .csv file (with "
-        f"--target) or an .npz file with arrays x and y (and optionally x_test, y_test).",
+        f"--target), an .npz file with arrays x and y (and optionally x_test, y_test), or a "
+        f"folder of x.npy and y.npy (optionally x_test.npy, y_test.npy; memory-mapped, so x "
+        f"may be larger than memory).",
     ),
     click.option(
         "--data-dir",

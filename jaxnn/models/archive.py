@@ -380,6 +380,10 @@ _FIT_FIELDS: dict[str, tuple[str, Any]] = {
     "precision": ("one of " + ", ".join(POLICIES), lambda v: v in POLICIES),
     "initial_epoch": ("an integer >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool)
                       and 0 <= v < 2**31),
+    "steps_per_epoch": ("an integer >= 1", lambda v: v is None or (isinstance(v, int)
+                        and not isinstance(v, bool) and v >= 1)),
+    "input_position": ("an object (where a stream of batches stood)",
+                       lambda v: v is None or isinstance(v, dict)),
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ nowhere, and every batch has the same shape (one compilation).
 from __future__ import annotations
 
 import math
+import mmap
 import warnings
 from typing import Any, NamedTuple
 
@@ -41,8 +42,9 @@ class Arrays(NamedTuple):
         return int(self.x.shape[0])
 
     def take(self, rows: np.ndarray) -> Arrays:
-        """The samples at ``rows`` (host indices)."""
-        return Arrays(*(None if a is None else a[rows] for a in self))
+        """The samples at ``rows`` (host indices); a memory-mapped ``x`` stays on disk (RowView)."""
+        x = RowView(self.x, rows) if isinstance(self.x, np.memmap) else self.x[rows]
+        return Arrays(x, *(None if a is None else a[rows] for a in self[1:]))
 
 
 def _as_array(a: Any) -> Any:
@@ -53,26 +55,64 @@ def _as_array(a: Any) -> Any:
 _CHECK_ROWS = 8192
 
 
+def release_pages(a: Any) -> None:
+    """Drops the pages of a memory-mapped array from this process's memory (the file keeps them).
+
+    Reading rows of an ``np.load(..., mmap_mode="r")`` array maps their pages into the process,
+    where they count as resident memory until it exits; after a block of rows is read (checked
+    or copied into a batch), this hands them back, so streaming a file larger than RAM keeps the
+    process's memory at a few chunks. Arrays that are not memory-mapped are left alone.
+    """
+    if isinstance(a, RowView):
+        a = a.base
+    mapped = getattr(a, "_mmap", None)
+    if isinstance(mapped, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+        mapped.madvise(mmap.MADV_DONTNEED)
+
+
+def is_mapped(a: Any) -> bool:
+    """Whether ``a`` is a memory-mapped array (``np.memmap``, or rows of one)."""
+    return isinstance(a, (np.memmap, RowView))
+
+
+class RowView:
+    """Rows ``rows`` of a memory-mapped array, read only when a batch asks for them.
+
+    ``validation_split`` of a memory-mapped ``x`` keeps the training rows as such a view
+    instead of copying them into memory.
+    """
+
+    def __init__(self, base: np.ndarray, rows: np.ndarray) -> None:
+        """Records the array and the rows (sorted host indices)."""
+        self.base, self.rows = base, rows
+        self.shape = (len(rows), *base.shape[1:])
+        self.dtype = base.dtype
+        self.ndim = base.ndim
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        """The view's rows at ``idx`` (host indices), read from the file."""
+        return np.asarray(self.base[self.rows[idx]])
+
+
+def _block_finite(a: Any, start: int, xp: Any) -> np.ndarray:
+    block = a[start : start + _CHECK_ROWS]
+    finite = np.asarray(xp.isfinite(block).reshape(-1, int(np.prod(a.shape[1:]))).all(axis=1))
+    release_pages(a)
+    return finite
+
+
 def _first_bad_row(a: Any) -> tuple[int, int] | None:
     """``(count, first_row)`` of rows with NaN or Inf, or ``None``.
 
     Host arrays are checked with NumPy and device arrays on their device, a block of rows at a
-    time, so the check neither copies the data across nor allocates a mask of its full size.
+    time, so the check neither copies the data across nor allocates a mask of its full size
+    (a memory-mapped file's pages are released after each block, :func:`release_pages`).
     """
     if not jnp.issubdtype(a.dtype, jnp.floating):
         return None
     xp = np if isinstance(a, np.ndarray) else jnp
     finite = (
-        np.concatenate(
-            [
-                np.asarray(
-                    xp.isfinite(a[i : i + _CHECK_ROWS])
-                    .reshape(-1, int(np.prod(a.shape[1:])))
-                    .all(axis=1)
-                )
-                for i in range(0, a.shape[0], _CHECK_ROWS)
-            ]
-        )
+        np.concatenate([_block_finite(a, i, xp) for i in range(0, a.shape[0], _CHECK_ROWS)])
         if a.shape[0]
         else np.ones(0, bool)
     )
@@ -315,6 +355,8 @@ def resident_on_device(arrays: Arrays, data_on_device: Any, *, where: str) -> bo
         )
     if data_on_device != "auto":
         return bool(data_on_device)
+    if any(is_mapped(a) for a in arrays if a is not None):  # a file on disk streams from there
+        return False
     limit = _HOST_LIMIT_BYTES
     stats = jax.local_devices()[0].memory_stats() or {}
     if "bytes_limit" in stats:
@@ -328,11 +370,25 @@ def to_device(arrays: Arrays, mesh: Any = None) -> Arrays:
         from jaxnn.train.placement import replicated
 
         return Arrays(*(None if a is None else replicated(a, mesh) for a in arrays))
-    return Arrays(*(None if a is None else jax.device_put(a) for a in arrays))
+    return Arrays(*(None if a is None else jax.device_put(_whole(a)) for a in arrays))
+
+
+def _whole(a: Any) -> Any:
+    return a[np.arange(a.shape[0])] if isinstance(a, RowView) else a
 
 
 def host_batches(arrays: Arrays, idx: np.ndarray, mask: np.ndarray) -> tuple[Any, Any]:
     """Gathers ``(steps, batch_size, ...)`` batches on the host; ``((x, y, w), mask)`` on device."""
     rows = np.asarray(idx)
-    x, y, w = (None if a is None else np.asarray(a)[rows] for a in arrays)
+    x, y, w = (None if a is None else take_rows(a, rows) for a in arrays)
     return jax.device_put(((x, y, w), np.asarray(mask)))
+
+
+def take_rows(a: Any, rows: np.ndarray) -> np.ndarray:
+    """``a[rows]`` on the host; a memory-mapped array reads only those rows, then lets go."""
+    if isinstance(a, RowView):
+        out = a[rows]
+    else:
+        out = np.asarray(a)[rows]
+    release_pages(a)
+    return out

@@ -10,6 +10,10 @@ Two ways to run, chosen by ``fit``:
 - **Chunks** of an epoch's steps (streamed data, or ``steps_per_chunk`` below an epoch): one
   dispatch per chunk, the next dispatched before the last one's logs are read when the callbacks
   allow it, validation after the epoch.
+- **A stream** of batches (an iterable, a generator, a Grain dataset): chunks read, checked and
+  copied to the device by a background thread while the last one trains
+  (:func:`~jaxnn.train.streams.prefetched`); after each epoch the stream's position is recorded
+  in ``FitRun.input_position`` for checkpoints.
 
 Either way the callbacks see the same calls in the same order, with the same logs, as when each
 epoch ran alone.
@@ -21,17 +25,27 @@ import collections
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
 from jaxnn.callbacks import NAN_ADVICE, Callback, FitRun
 from jaxnn.train import data as data_lib
-from jaxnn.train.inference import run_evaluation, to_python
+from jaxnn.train import placement as mesh_lib
+from jaxnn.train.inference import run_evaluation, stream_logs, to_python
 from jaxnn.train.runner import Evaluator, Guard, Trainer
+from jaxnn.train.sources import FitData
+from jaxnn.train.streams import BatchStream, prefetched
 
-__all__ = ["RUN_SECONDS", "run_chunks", "run_epochs"]
+__all__ = [
+    "RUN_SECONDS",
+    "RunOptions",
+    "run_chunks",
+    "run_epochs",
+    "run_fit",
+    "run_stream",
+]
 
 # A run of epochs grows until it takes about this long, so that progress is reported a few times
 # a second while the host's work per run stays a small share of the device's.
@@ -196,3 +210,161 @@ def _chunk_dispatcher(
     return lambda ts, guard, total, a, b: trainer.streamed(
         ts, guard, total, data_lib.host_batches(train, idx[a:b], mask[a:b]), epoch, a
     )
+
+
+def _read_logs(
+    pending: collections.deque, report: _Reporter, run: FitRun, epoch: int, keep: int
+) -> dict[str, Any] | None:
+    """Reads chunk logs until ``keep`` are pending; ``None`` when a step's loss was not finite."""
+    logs: dict[str, Any] = {}
+    while len(pending) > keep:
+        done, chunk_logs, seen = jax.device_get(pending.popleft())
+        logs = to_python(chunk_logs)
+        if seen.failed:
+            report.failed(seen, run.train_state)
+            return None
+        report.each("on_chunk_end", epoch, int(done), logs)
+    return logs
+
+
+def _validate(evaluator: Evaluator, ts: Any, val: Any, held: Any, resident: bool) -> dict:
+    if held is not None:
+        logs = to_python(evaluator.logs(evaluator.streamed(ts, *held)))
+    elif isinstance(val, BatchStream):
+        logs = stream_logs(evaluator, ts, val)
+    else:
+        logs = run_evaluation(evaluator, ts, val, resident=resident)
+    return {f"val_{k}": v for k, v in logs.items()}
+
+
+def run_stream(
+    trainer: Trainer,
+    evaluator: Evaluator | None,
+    stream: BatchStream,
+    val: Any,
+    *,
+    run: FitRun,
+    cbs: Sequence[Callback],
+    first_epoch: int,
+    chunk: int,
+    hold_out: int = 0,
+    resident: bool = False,
+    placement: Any = None,
+) -> None:
+    """Runs each epoch of a stream as compiled chunks, the next chunk read while one trains."""
+    ahead = all(cb.logs_only for cb in cbs)
+    report = _Reporter(run, cbs, 0)
+    guard = Guard.fresh()
+    zeros = trainer.zero_totals(run.train_state, stream.shapes())
+    for epoch in range(first_epoch, run.epochs):
+        report.each("on_epoch_begin", epoch)
+        start, total, step, rows, held = time.perf_counter(), zeros, 0, 0, None
+        logs: dict[str, Any] = {}
+        pending: collections.deque[tuple[int, Any, Any]] = collections.deque()
+        items = stream.chunks(epoch, chunk, hold_out=hold_out, placement=placement)
+        for kind, batches, count, position in prefetched(items):
+            run.input_position = {"epoch": epoch + 1, **position}
+            if kind == "val":
+                held = batches
+                continue
+            run.train_state, guard, total, chunk_logs = trainer.streamed(
+                run.train_state, guard, total, batches, epoch, step
+            )
+            step, rows = step + int(batches[1].shape[0]), rows + count
+            pending.append((step, chunk_logs, guard))
+            read = _read_logs(pending, report, run, epoch, 1 if ahead else 0)
+            logs = logs if not read else read
+            if run.stop_training:
+                break
+        if not run.stop_training:
+            logs = _read_logs(pending, report, run, epoch, 0) or logs
+        if step == 0:
+            message = (
+                f"fit: the data ran out: epoch {epoch + 1} got no batch, so training stopped; "
+                f"give steps_per_epoch= or an iterable that iter() starts again (a list of "
+                f"batches, a Grain dataset) to train a one-shot iterator for several epochs."
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
+            run.stop(message)
+            break
+        train_seconds = time.perf_counter() - start
+        if (val is not None or held is not None) and evaluator is not None:
+            if not run.stop_training:
+                logs.update(_validate(evaluator, run.train_state, val, held, resident))
+        report.n_train = rows
+        report.epoch_end(epoch, logs, time.perf_counter() - start, train_seconds)
+        if run.stop_training:
+            break
+
+
+class RunOptions(NamedTuple):
+    """``fit``'s options that decide how its compiled loops run."""
+
+    batch_size: int
+    shuffle: bool
+    epochs: int
+    initial_epoch: int
+    steps_per_chunk: Any
+    validation_batch_size: int
+    stop_on_nan: bool
+    placement: Any
+    max_epochs_per_run: int
+
+
+def run_fit(
+    source: FitData,
+    update: Any,
+    eval_objective: Any,
+    metrics: list,
+    shuffle_key: Any,
+    o: RunOptions,
+    *,
+    run: FitRun,
+    cbs: list[Callback],
+) -> None:
+    """Builds the compiled trainer and evaluator for ``source`` and runs every epoch."""
+    split = mesh_lib.batch_sharding(o.placement)
+    train, val, stream = source.train, source.val, source.stream
+    n = o.batch_size if stream else len(train)
+    steps = train.steps if stream else data_lib.num_steps(n, o.batch_size)
+    chunk = o.steps_per_chunk
+    chunks = data_lib.chunk_bounds(o.batch_size if stream else steps, chunk)  # checks chunk
+    evaluator = None
+    if val is not None or source.hold_out:
+        val_n = len(val) if isinstance(val, data_lib.Arrays) else o.batch_size
+        evaluator = Evaluator(
+            eval_objective, metrics, n=val_n,
+            batch_size=mesh_lib.padded_batch_size(min(o.validation_batch_size, val_n), o.placement),
+            batch_sharding=split, split_mesh=o.placement if source.val_on_devices else None,
+        )  # fmt: skip
+    whole_epochs = not stream and source.resident and len(chunks) == 1
+    trainer = Trainer(
+        update, metrics, n=n, batch_size=o.batch_size, shuffle=o.shuffle and not stream,
+        max_epochs=min(o.epochs - o.initial_epoch, o.max_epochs_per_run) if whole_epochs else 1,
+        validate=None if evaluator is None or stream else evaluator.pass_logs,
+        batch_sharding=split, split_mesh=o.placement if source.on_devices else None,
+        stop_on_nan=o.stop_on_nan,
+    )  # fmt: skip
+    run.steps_per_epoch = steps  # None: a stream of unknown length
+    for cb in cbs:
+        cb.on_train_begin(run)
+    if stream:
+        run_stream(
+            trainer, evaluator, train, val, run=run, cbs=cbs, first_epoch=o.initial_epoch,
+            chunk=chunk, hold_out=source.hold_out, resident=source.resident,
+            placement=o.placement,
+        )  # fmt: skip
+    elif whole_epochs:
+        run_epochs(
+            trainer, tuple(train), None if val is None else tuple(val), shuffle_key, run=run,
+            cbs=cbs, first_epoch=o.initial_epoch, n_train=len(train),
+        )  # fmt: skip
+    else:
+        run_chunks(
+            trainer, evaluator, train, val, shuffle_key, run=run, cbs=cbs,
+            first_epoch=o.initial_epoch, chunks=chunks, resident=source.resident,
+        )  # fmt: skip
+    for cb in cbs:
+        cb.on_train_end(run)
+    run.history.stop_reason = run.stop_reason
+    run.history.non_finite = run.non_finite

@@ -18,8 +18,10 @@ from jaxnn.train import data as data_lib
 from jaxnn.train import placement as mesh_lib
 from jaxnn.train import split
 from jaxnn.train.runner import Evaluator, make_predictor
+from jaxnn.train.sources import read_inputs
 from jaxnn.train.state import TrainState
 from jaxnn.train.step import make_objective, resolve_metrics
+from jaxnn.train.streams import BatchStream, prefetched
 from jaxnn.types import Array
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "predict",
     "remember_training",
     "run_evaluation",
+    "stream_logs",
     "trained_with",
 ]
 
@@ -96,6 +99,25 @@ def run_evaluation(
     return to_python(evaluator.logs(total))
 
 
+def stream_logs(evaluator: Evaluator, ts: TrainState, stream: BatchStream) -> dict[str, Any]:
+    """Logs of one pass over a stream of batches, the next chunk read while one is evaluated."""
+    total = None
+    for _, batches, _, _ in prefetched(stream.chunks(0, _STREAM_STEPS)):
+        stats = evaluator.streamed(ts, *batches)
+        total = stats if total is None else merge(total, stats)
+    return to_python(evaluator.logs(total))
+
+
+def _stream_predict(streamed: Callable, ts: TrainState, stream: BatchStream) -> Array:
+    """Outputs for every row of a stream of batches, padding rows dropped."""
+    parts = []
+    for _, ((x, _, _), mask), _, _ in prefetched(stream.chunks(0, _STREAM_STEPS)):
+        out = streamed(ts, x)
+        keep = np.asarray(mask).reshape(-1) > 0
+        parts.append(out.reshape((-1, *out.shape[2:]))[keep])
+    return jnp.concatenate(parts)
+
+
 def evaluate(
     model: Layer,
     train_state: TrainState,
@@ -120,7 +142,9 @@ def evaluate(
     Args:
         model: The model.
         train_state: The TrainState (its params and state are used).
-        data: ``(x, y)`` or ``(x, y, sample_weight)``.
+        data: ``(x, y)`` or ``(x, y, sample_weight)`` arrays (memory-mapped ones stream from
+            their file), or a stream of such batches (an iterable, a generator, a Grain
+            dataset: one pass, ``batch_size`` then unused).
         loss: A loss function or name; ``None`` to compute metrics only. When neither ``loss``
             nor ``metrics`` is given and ``train_state`` is the one :func:`jaxnn.fit` returned,
             the loss and metrics it trained with (as Keras' ``model.evaluate`` after
@@ -172,6 +196,14 @@ def evaluate(
                 f"returned by fit brings its own)."
             )
         loss, metrics = remembered.loss, remembered.metrics
+    stream = read_inputs(data, where=where, need_y=True)
+    if stream is not None:
+        if sample_weight is not None:
+            raise ValueError(f"{where}: a stream carries its weights in its batches; got "
+                             f"sample_weight= too.")  # fmt: skip
+        batch_size = stream.spec.batch
+        mesh_lib.check_batch_size(batch_size, placement, where=where)
+        data = (stream.first.x, stream.first.y, stream.first.w)  # checks and shapes only
     on_devices = split.is_split_data(data, placement, where=where)
     if on_devices:
         split.refuse_streaming(data_on_device, where=where)
@@ -197,6 +229,8 @@ def evaluate(
         batch_sharding=mesh_lib.batch_sharding(placement),
         split_mesh=placement if on_devices else None,
     )
+    if stream is not None:
+        return stream_logs(evaluator, train_state, stream)
     return run_evaluation(evaluator, train_state, arrays, resident=resident)
 
 
@@ -231,8 +265,9 @@ def predict(
     Args:
         model: The model.
         train_state: The TrainState (its params and state are used).
-        x: Inputs ``(N, ...)``.
-        batch_size: Samples per batch (default 256).
+        x: Inputs ``(N, ...)`` (memory-mapped ones stream from their file), or a stream of
+            batches of inputs (``x`` or ``(x, y[, sample_weight])``, the targets unused).
+        batch_size: Samples per batch (default 256; a stream's batches are its own).
         data_on_device: ``"auto"`` (default), ``True`` or ``False``, as for :func:`evaluate`.
         devices: Devices to split every batch over, as for :func:`evaluate`.
         mesh: A :class:`jax.sharding.Mesh` with a ``data`` axis, instead of ``devices``.
@@ -261,6 +296,14 @@ def predict(
     where = "predict"
     placement = mesh_lib.resolve_mesh(devices, mesh, where=where)
     model = precision_lib.apply_policy(model, _policy(precision, train_state, where))
+    stream = read_inputs(x, where=where, need_y=False)
+    if stream is not None:
+        mesh_lib.check_batch_size(stream.spec.batch, placement, where=where)
+        if placement is not None:
+            train_state = mesh_lib.shard_state(train_state, placement, shard_params)
+        sharding = mesh_lib.batch_sharding(placement)
+        _, streamed = make_predictor(model, n=1, batch_size=1, batch_sharding=sharding)
+        return _stream_predict(streamed, train_state, stream)
     on_devices = split.is_split(x, placement, where=where)
     if on_devices and placement is not None:  # each device predicts its own rows
         split.refuse_streaming(data_on_device, where=where)
@@ -281,10 +324,9 @@ def predict(
     if data_lib.resident_on_device(arrays, data_on_device, where=where):
         out = on_device(train_state, data_lib.to_device(arrays, placement).x)
     else:
-        host_x = np.asarray(arrays.x)
         idx, _ = data_lib.host_indices(n, batch_size)
         parts = [
-            streamed(train_state, jax.device_put(host_x[idx[a:b]]))
+            streamed(train_state, jax.device_put(data_lib.take_rows(arrays.x, idx[a:b])))
             for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
         ]
         out = jnp.concatenate(parts)

@@ -1,4 +1,4 @@
-"""fit: train a model on arrays, one compiled ``lax.scan`` per chunk of steps."""
+"""fit: train a model on arrays or a stream of batches, one compiled ``lax.scan`` per chunk."""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from jaxnn.callbacks import Callback, FitRun, History, ProgressBar, TerminateOnN
 from jaxnn.core import Layer
 from jaxnn.train import data as data_lib
 from jaxnn.train import placement as mesh_lib
-from jaxnn.train import split as split_lib
-from jaxnn.train.driver import run_chunks, run_epochs
+from jaxnn.train import sources
+from jaxnn.train.driver import RunOptions, run_fit
 from jaxnn.train.inference import Training, remember_training
-from jaxnn.train.runner import Evaluator, Trainer
 from jaxnn.train.state import _COMPILE_FAST, TrainState, warm_started
 from jaxnn.train.step import make_objective, make_update, resolve_metrics
 from jaxnn.types import Params
@@ -71,6 +70,10 @@ def _check_initial_state(model: Layer, ts: TrainState, opt: Any, input_shape: tu
 # The most epochs one compiled run holds (the size of its table of logs).
 _MAX_EPOCHS_PER_RUN = 64
 
+# Steps per compiled chunk of a stream of batches, by default: the host reads the next chunk
+# while the device trains on this one.
+_STREAM_STEPS = 64
+
 
 def _setup(
     model: Layer, input_shape: tuple, opt: Any, seed: int, n_split: int, create: bool
@@ -102,29 +105,6 @@ def _check_epochs(epochs: Any, initial_epoch: Any) -> None:
             f"fit: initial_epoch ({initial_epoch}) must be below epochs ({epochs}), the epoch "
             f"to stop before."
         )
-
-
-def _split_data(
-    arrays: data_lib.Arrays,
-    validation_split: float | None,
-    validation_data: Any,
-    order: Any,
-    placement: Any,
-) -> tuple[data_lib.Arrays, data_lib.Arrays | None, data_lib.Arrays | None]:
-    """``(train, val, val's rows in this process)``; ``val`` may be split over the devices."""
-    if validation_split is not None and validation_data is not None:
-        raise ValueError("fit: give validation_split or validation_data, not both.")
-    if validation_split is not None:
-        train, val = data_lib.split_by_order(arrays, validation_split, order)
-        return train, val, val
-    if validation_data is None:
-        return arrays, None, None
-    where = "fit validation_data"
-    if split_lib.is_split_data(validation_data, placement, where=where):
-        val, local = split_lib.split_arrays(validation_data, None, placement, where=where)
-        return arrays, val, local
-    val = data_lib.check_arrays(validation_data, None, where=where)
-    return arrays, val, val
 
 
 # Layer types whose steps run far slower inside a lax.scan body than as separate compiled steps
@@ -212,8 +192,10 @@ def fit(
     shard_params: bool = False,
     on_nan: str = "stop",
     precision: str | None = None,
+    steps_per_epoch: int | None = None,
+    input_position: dict[str, Any] | None = None,
 ) -> tuple[TrainState, History]:
-    """Trains ``model`` on ``(x, y)``; returns the final TrainState and the History.
+    """Trains ``model`` on ``(x, y)`` or a stream of batches; returns the TrainState and History.
 
     The data is copied to the device once and shuffled there; each epoch (or each chunk of
     ``steps_per_chunk`` steps) runs as one compiled ``lax.scan``, and when every callback only
@@ -236,7 +218,12 @@ def fit(
         data: ``(x, y)`` or ``(x, y, sample_weight)``, NumPy or JAX arrays; with several
             devices also global arrays split by rows over the mesh, each process holding its own
             rows (:func:`jaxnn.distributed.process_local_array`): each device then trains on
-            its own rows (:mod:`jaxnn.train.split`).
+            its own rows (:mod:`jaxnn.train.split`). Memory-mapped arrays
+            (``np.load(path, mmap_mode="r")``) stream from their file without being loaded.
+            Or a stream of batches ``(x, y[, sample_weight])``: an iterable, a generator or a
+            Grain dataset (:mod:`jaxnn.train.streams`); its first batch fixes the batch size
+            (``batch_size`` and ``shuffle`` are then the stream's business), a smaller last
+            batch is masked, and every batch is checked as it arrives.
         loss: A loss function or name (:func:`jaxnn.losses.get`).
         optimizer: An Optax transformation or a name (:func:`jaxnn.optimizers.get`).
         learning_rate: A number or an Optax schedule for a named optimizer (default per name).
@@ -284,6 +271,12 @@ def fit(
             and optimizer state stay float32 and the model computes in the low dtype, with
             losses and metrics in float32; ``mixed_float16`` adds dynamic loss scaling and logs
             ``loss_scale`` and ``skipped_steps``. ``x`` may be bfloat16 or float16 data.
+        steps_per_epoch: For a stream: batches per epoch (default: one pass; a generator
+            without it trains until it ends).
+        input_position: For a stream: where to start, as a checkpoint
+            (:attr:`jaxnn.checkpoint.Checkpoint.input_position`) or a whole-model file
+            (``fit_kwargs["input_position"]``) saved it, so that a resumed run sees the batches
+            an uninterrupted one would have.
 
     Returns:
         ``(train_state, history)``; ``history.history`` maps ``loss``, each metric and their
@@ -295,7 +288,11 @@ def fit(
             Inf with the first bad row named, targets that do not fit the loss), a validation split
             outside (0, 1), a batch size below 1, unknown optimizer, loss or metric names (the
             known ones listed), or bad epochs; for a mesh without a ``data`` axis, devices of
-            mixed platforms, or a batch size that is not a multiple of the number of devices.
+            mixed platforms, or a batch size that is not a multiple of the number of devices;
+            for a stream that is empty, yields a batch unlike the first (its number and what
+            was expected named), or cannot give ``validation_split`` (no length, no
+            ``steps_per_epoch``).
+        ImportError: For a Grain dataset without Grain installed (``pip install 'jaxnn[grain]'``).
 
     Example:
         >>> import jax.numpy as jnp, numpy as np
@@ -315,25 +312,19 @@ def fit(
     precision_lib.check_layer_dtypes(model, policy)
     placement = mesh_lib.resolve_mesh(devices, mesh, where=where)
     _check_epochs(epochs, initial_epoch)
-    on_devices = split_lib.is_split_data(data, placement, where=where)  # each device: own rows
-    if on_devices:
-        arrays, local = split_lib.split_arrays(data, sample_weight, placement, where=where)
-        if validation_split is not None:
-            raise ValueError(
-                "fit: validation_split needs the whole data set in every process, and x is "
-                "split over the devices; give validation_data (whole, or split the same way)."
-            )
-        split_lib.refuse_streaming(data_on_device, where=where)
-    else:
-        arrays = local = data_lib.check_arrays(data, sample_weight, where=where)
+    _check_position(input_position, initial_epoch)
+    source = sources.read(
+        data, sample_weight, placement=placement, validation_split=validation_split,
+        data_on_device=data_on_device, steps_per_epoch=steps_per_epoch, position=input_position,
+    )  # fmt: skip
     loss_fn = losses_lib.get(loss)
     resolved = resolve_metrics(metrics, loss_fn)
     opt = optimizers.freeze(optimizers.get(optimizer, learning_rate, clip_norm=clip_norm), freeze)
     opt = precision_lib.prepare_optimizer(opt, policy)
-    input_shape = (-1,) + tuple(arrays.x.shape[1:])
+    input_shape = source.input_shape
     if initial_state is not None:
         _check_initial_state(model, initial_state, opt, input_shape)
-    n_split = 0 if validation_split is None else len(arrays)
+    n_split = source.rows_to_split(validation_split)
     shuffle_key, order, created = _setup(
         model, input_shape, opt, seed, n_split, initial_state is None
     )
@@ -348,104 +339,31 @@ def fit(
             params=precision_lib.cast_params(ts.params, policy),
             opt_state=precision_lib.cast_floating(ts.opt_state, policy.param_dtype),
         )
-    train, val, local_val = _split_data(arrays, validation_split, validation_data, order, placement)
-    val_on_devices = val is not local_val  # split over the devices, like on_devices for train
-    if not on_devices:
-        local = train
-        if val_on_devices:
-            raise ValueError(
-                "fit: validation_data is split over the devices but the training data is not; "
-                "split both (jaxnn.distributed.process_local_array) or neither."
-            )
-    batch_size = data_lib.check_batch_size(batch_size, len(train), where=where)
+    source = source.split(validation_split, validation_data, order, placement)
+    batch_size = source.batch_size(batch_size)
     mesh_lib.check_batch_size(batch_size, placement, where=where)
-
-    def check_targets() -> None:
-        _check_targets(model, ts, loss_fn, local, class_weight)
-        if local_val is not None:
-            _check_targets(model, ts, loss_fn, local_val, None)
-
-    if on_devices:  # every process checks its own rows, and all stop if one fails
-        split_lib.agreed(check_targets, where=where)
-    else:
-        check_targets()
-
+    source.check_targets(
+        lambda arrays, training: _check_targets(
+            model, ts, loss_fn, arrays, class_weight if training else None
+        )
+    )
+    source = source.placed(placement, data_on_device)
+    if placement is not None:
+        ts = mesh_lib.shard_state(ts, placement, shard_params)
+        shuffle_key = mesh_lib.replicated(shuffle_key, placement)
     objective = make_objective(
         model, loss_fn, metrics=resolved, regularizer=regularizer, class_weight=class_weight,
         precision=policy,
     )  # fmt: skip
-    sizes = [a for a in (train, val) if a is not None]
-    resident = on_devices or all(
-        data_lib.resident_on_device(a, data_on_device, where=where) for a in sizes
-    )
-    if resident:
-        train = train if on_devices else data_lib.to_device(train, placement)
-        if val is not None and not val_on_devices:  # whole in every process: copied
-            val = data_lib.to_device(val, placement)
-    if placement is not None:
-        ts = mesh_lib.shard_state(ts, placement, shard_params)
-        shuffle_key = mesh_lib.replicated(shuffle_key, placement)
-    split = mesh_lib.batch_sharding(placement)
-    steps = data_lib.num_steps(len(train), batch_size)
-    if steps_per_chunk is None:
-        steps_per_chunk = default_steps_per_chunk(model, steps)
-    chunks = data_lib.chunk_bounds(steps, steps_per_chunk)
-    evaluator = None
-    if val is not None:
-        val_batch = mesh_lib.padded_batch_size(min(validation_batch_size, len(val)), placement)
-        evaluator = Evaluator(
-            make_objective(model, loss_fn, metrics=resolved, precision=policy),
-            resolved,
-            n=len(val),
-            batch_size=val_batch,
-            batch_sharding=split,
-            split_mesh=placement if val_on_devices else None,
-        )
-    whole_epochs = resident and len(chunks) == 1
-    trainer = Trainer(
-        make_update(objective, opt),
-        resolved,
-        n=len(train),
-        batch_size=batch_size,
-        shuffle=shuffle,
-        max_epochs=min(epochs - initial_epoch, _MAX_EPOCHS_PER_RUN) if whole_epochs else 1,
-        validate=None if evaluator is None else evaluator.pass_logs,
-        batch_sharding=split,
-        split_mesh=placement if on_devices else None,
-        stop_on_nan=on_nan == "stop",
-    )
-    run = FitRun(model, ts, History(), epochs, steps)
+    options = RunOptions(
+        batch_size, shuffle, epochs, initial_epoch, _chunk(model, source, steps_per_chunk,
+        batch_size), validation_batch_size, on_nan == "stop", placement, _MAX_EPOCHS_PER_RUN,
+    )  # fmt: skip
+    run = FitRun(model, ts, History(), epochs, 0)
     cbs = _default_callbacks(callbacks, verbose, stop_on_nan=on_nan == "stop")
-    for cb in cbs:
-        cb.on_train_begin(run)
-    if whole_epochs:
-        run_epochs(
-            trainer,
-            tuple(train),
-            None if val is None else tuple(val),
-            shuffle_key,
-            run=run,
-            cbs=cbs,
-            first_epoch=initial_epoch,
-            n_train=len(train),
-        )
-    else:
-        run_chunks(
-            trainer,
-            evaluator,
-            train,
-            val,
-            shuffle_key,
-            run=run,
-            cbs=cbs,
-            first_epoch=initial_epoch,
-            chunks=chunks,
-            resident=resident,
-        )
-    for cb in cbs:
-        cb.on_train_end(run)
-    run.history.stop_reason = run.stop_reason
-    run.history.non_finite = run.non_finite
+    evaluation = make_objective(model, loss_fn, metrics=resolved, precision=policy)
+    run_fit(source, make_update(objective, opt), evaluation, resolved, shuffle_key, options,
+            run=run, cbs=cbs)  # fmt: skip
     fit_kwargs = {
         "loss": loss,
         "optimizer": optimizer,
@@ -462,6 +380,29 @@ def fit(
         "precision": policy.name,
         "initial_epoch": initial_epoch + len(run.history.epoch),
     }
+    if source.stream:
+        fit_kwargs["steps_per_epoch"] = steps_per_epoch
+        fit_kwargs["input_position"] = run.input_position
     training = Training(loss_fn, resolved, fit_kwargs, input_shape)
     remember_training(run.train_state, training)
     return run.train_state, run.history
+
+
+def _check_position(position: Any, initial_epoch: int) -> None:
+    """A saved input position belongs to the epoch that the run resumes at."""
+    epoch = position.get("epoch") if isinstance(position, dict) else None
+    if epoch is not None and epoch != initial_epoch:
+        raise ValueError(
+            f"fit: input_position was saved after epoch {epoch}, and initial_epoch is "
+            f"{initial_epoch}; resume with initial_epoch={epoch} (the file's fit_kwargs hold "
+            f"both)."
+        )
+
+
+def _chunk(model: Layer, source: sources.FitData, steps_per_chunk: Any, batch_size: int) -> Any:
+    """Steps per compiled chunk: the caller's, else :func:`default_steps_per_chunk`'s."""
+    if steps_per_chunk is not None:
+        return steps_per_chunk
+    if source.stream:
+        return default_steps_per_chunk(model, _STREAM_STEPS)
+    return default_steps_per_chunk(model, data_lib.num_steps(len(source.train), batch_size))

@@ -216,3 +216,24 @@ def test_an_unknown_precision_lists_the_choices(tmp_path):
     assert "'fp8' is not one of 'float32', 'bfloat16', 'mixed_bfloat16', 'mixed_float16'" in (
         result.output
     )
+
+
+def test_train_reads_a_folder_of_npy_files_memory_mapped(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 3)).astype("float32")
+    (tmp_path / "d").mkdir()
+    np.save(tmp_path / "d" / "x.npy", x)
+    np.save(tmp_path / "d" / "y.npy", (x[:, 0] > 0).astype("int64"))
+    from jaxnn.cli.datasets import load_dataset
+
+    dataset = load_dataset(str(tmp_path / "d"), test_split=0.25)
+    assert isinstance(dataset.x_train, np.memmap) and len(dataset.x_train) == 90  # the first rows
+    np.testing.assert_array_equal(dataset.x_test, x[90:])
+    result = invoke("train", "--data", tmp_path / "d", "--model", "dense(2)", "--epochs", "1",
+                    "--out", tmp_path / "run")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "run" / "test.json").read_text())["samples"] == 24
+    (tmp_path / "d" / "y.npy").unlink()
+    result = invoke("train", "--data", tmp_path / "d", "--model", "dense(2)", "--out",
+                    tmp_path / "run2")  # fmt: skip
+    assert result.exit_code != 0 and "holds x.npy and y.npy; it has ['x.npy']" in result.output
