@@ -11,6 +11,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 MKDOCS := NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs
 
 .PHONY: demo test lint typecheck docs docs-check serve-docs clean
+.PHONY: notebooks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +38,7 @@ demo: $(VENV)/.stamp-base
 lint: $(VENV)/.stamp-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	$(PY) docs/notebooks.py --check
 
 typecheck: $(VENV)/.stamp-dev
 	$(VENV)/bin/mypy jaxnn
@@ -47,6 +49,14 @@ test: lint typecheck
 	@test -x /usr/bin/chromium || echo "note: no /usr/bin/chromium (Debian's chromium): the Playground's browser test is skipped"
 	$(PY) -m pytest -n 2 -q -rs
 	$(MKDOCS) build --strict -q -d build/site
+
+# The lectures' notebooks in JupyterLab (percent scripts: right-click one, Open With > Notebook).
+$(VENV)/.stamp-notebooks: pyproject.toml | $(PY)
+	$(PIP) install -e ".[notebooks]"
+	touch $@
+
+notebooks: $(VENV)/.stamp-notebooks
+	$(VENV)/bin/jupyter lab notebooks/
 
 docs: $(VENV)/.stamp-docs
 	$(MKDOCS) build --strict

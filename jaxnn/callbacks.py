@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import jax
 import numpy as np
 
-from jaxnn import checkpoint
+from jaxnn import _html, checkpoint
 from jaxnn.core import Layer
 
 if TYPE_CHECKING:  # jaxnn.train imports this module; TrainState is needed for hints only
@@ -38,6 +38,7 @@ __all__ = [
     "FitRun",
     "History",
     "LambdaCallback",
+    "LivePlot",
     "ModelCheckpoint",
     "ProgressBar",
     "TensorBoard",
@@ -121,6 +122,27 @@ class History:
         first = start + (i - start) // k * k
         epochs = self.epoch[len(self.epoch) - len(counts) :]  # aligned with the counts
         return epochs[first], epochs[first] + k - 1
+
+    def _repr_html_(self) -> str:
+        """The epochs as an HTML table in a notebook: one row per epoch, one column per log.
+
+        A history of more than 20 epochs shows its first 5 and last 10 rows.
+        """
+        names = [k for k, v in self.history.items() if all(np.ndim(x) == 0 for x in v)]
+        rows = [
+            [e + 1, *(f"{self.history[k][i]:.4f}" for k in names), f"{self.epoch_times[i]:.2f}"]
+            for i, e in enumerate(self.epoch)
+        ]
+        if len(rows) > 20:
+            rows = [*rows[:5], ["..."] * len(rows[0]), *rows[-10:]]
+        footer = [f"Stopped early: {self.stop_reason}"] if self.stop_reason else []
+        return _html.table(
+            ["Epoch", *names, "Seconds"],
+            rows,
+            title=f"History: {len(self.epoch)} epoch{'s' if len(self.epoch) != 1 else ''}",
+            numeric=range(len(names) + 2),
+            footer=footer,
+        )
 
 
 @dataclass
@@ -588,14 +610,31 @@ def _format_logs(logs: Logs) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items() if np.ndim(v) == 0)
 
 
+def _in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (IPython is looked up, never imported)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return type(shell).__name__ == "ZMQInteractiveShell"
+
+
+def _notebook_bars() -> bool:
+    """Whether tqdm's notebook widget can draw here: a Jupyter kernel with ipywidgets."""
+    import importlib.util
+
+    return _in_notebook() and all(
+        importlib.util.find_spec(name) is not None for name in ("tqdm", "ipywidgets")
+    )
+
+
 class ProgressBar(Callback):
     """Reports progress: a tqdm bar per epoch on a terminal, else one line per epoch.
 
-    In a multi-host run only process 0 reports.
+    In a Jupyter notebook with ipywidgets installed the bar is tqdm's notebook widget
+    (``tqdm.notebook``), unless ``stream`` is given. In a multi-host run only process 0 reports.
 
     Args:
-        verbose: 1 for a bar when the output is a terminal and tqdm is installed (else lines), 2
-            for one line per epoch always.
+        verbose: 1 for a bar when the output is a terminal (or a notebook) and tqdm is installed
+            (else lines), 2 for one line per epoch always.
         stream: Where to write (default ``sys.stdout``).
     """
 
@@ -610,6 +649,8 @@ class ProgressBar(Callback):
         return self.stream or sys.stdout
 
     def _use_bar(self) -> bool:
+        if self.verbose == 1 and self.stream is None and _notebook_bars():
+            return True
         if self.verbose != 1 or not getattr(self._out(), "isatty", lambda: False)():
             return False
         try:
@@ -621,9 +662,14 @@ class ProgressBar(Callback):
     def on_epoch_begin(self, epoch: int, run: FitRun) -> None:
         """Opens a bar for the epoch when a bar is used."""
         if self._use_bar() and jax.process_index() == 0:
+            desc = f"Epoch {epoch + 1}/{run.epochs}"
+            if self.stream is None and _notebook_bars():
+                from tqdm.notebook import tqdm as notebook_tqdm
+
+                self._bar = notebook_tqdm(total=run.steps_per_epoch, desc=desc, leave=True)
+                return
             from tqdm import tqdm
 
-            desc = f"Epoch {epoch + 1}/{run.epochs}"
             self._bar = tqdm(total=run.steps_per_epoch, desc=desc, file=self._out(), leave=True)
 
     def on_chunk_end(self, epoch: int, steps_done: int, logs: Logs, run: FitRun) -> None:
@@ -674,3 +720,166 @@ def _timing(history: History) -> str:
     if history.epoch[-1] != first:
         return f"({span}: one call)"
     return f"{span} in one call: {history.call_seconds[-1]:.2f}s - {rate:,.0f} samples/s"
+
+
+class _Picture:
+    """A PNG that IPython shows as an image (``_repr_png_``) and a text front end as a line."""
+
+    def __init__(self, png: bytes, text: str) -> None:
+        self.png, self.text = png, text
+
+    def _repr_png_(self) -> bytes:
+        return self.png
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class _Text:
+    """A line of text for a display before the first figure."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class LivePlot(Callback):
+    """Redraws the training curves in place in a notebook while ``fit`` runs.
+
+    One panel per metric (``loss``, ``accuracy``, ...) shows its training curve and, when
+    ``fit`` validates, the ``val_`` curve, against the epoch (1-based). At the start of training
+    the callback opens one output in the cell (IPython's ``display(..., display_id=True)``) and
+    after every ``every``-th epoch, and the last, replaces it with the new figure (the handle's
+    ``update``), so the cell shows one figure that grows. It only reads the logs
+    (``logs_only``): ``fit`` keeps running several epochs per compiled call, and the curves
+    then grow by those epochs at once.
+
+    Args:
+        metrics: The log names to plot (without ``val_``), e.g. ``["loss"]``; default every
+            scalar training log.
+        every: Redraw after every ``every``-th epoch (default 1); the last is always drawn.
+        panel: Width and height of one panel in inches (default ``(4.0, 3.0)``).
+        display: ``display(obj) -> handle`` with ``handle.update(obj)``; default IPython's
+            ``display(obj, display_id=True)``. Anything with that shape works (a test's fake).
+
+    Raises:
+        ImportError: At construction, if matplotlib is missing (``pip install 'jaxnn[plot]'``) or,
+            without ``display``, IPython is (``pip install 'jaxnn[notebooks]'``).
+        ValueError: For ``every`` below 1, or, at the first epoch, a metric the logs do not
+            have (the logs are listed).
+
+    Example:
+        >>> class Fake:
+        ...     def __init__(self): self.shown = []
+        ...     def __call__(self, obj): self.shown.append(obj); return self
+        ...     def update(self, obj): self.shown.append(obj)
+        >>> import jax.numpy as jnp, jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> fake = Fake()
+        >>> x, y = jaxnn.data.xor(n=64, seed=0)
+        >>> _ = jaxnn.fit(jaxnn.serial(Dense(4), jnp.tanh, Dense(2)), (x, y),
+        ...               loss="softmax_cross_entropy", epochs=3, verbose=0,
+        ...               callbacks=[LivePlot(display=fake)])
+        >>> len(fake.shown), fake.shown[-1]  # the first line, then one figure per epoch
+        (4, LivePlot: epoch 3 of 3, loss ...)
+    """
+
+    logs_only = True
+
+    def __init__(
+        self,
+        metrics: list[str] | tuple[str, ...] | None = None,
+        *,
+        every: int = 1,
+        panel: tuple[float, float] = (4.0, 3.0),
+        display: Callable[[Any], Any] | None = None,
+    ) -> None:
+        """Checks the options and that matplotlib (and IPython, for the default display) exist."""
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"LivePlot: every must be an int >= 1; got {every!r}.")
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as error:
+            raise ImportError(
+                "LivePlot draws with matplotlib: pip install 'jaxnn[plot]'."
+            ) from error
+        if display is None:
+            try:
+                from IPython.display import display as ipython_display
+            except ImportError as error:
+                raise ImportError(
+                    "LivePlot draws in a Jupyter notebook, which needs IPython: "
+                    "pip install 'jaxnn[notebooks]' (or pass display=)."
+                ) from error
+
+            def display(obj: Any) -> Any:
+                return ipython_display(obj, display_id=True)
+
+        self.metrics, self.every, self.panel = metrics, every, panel
+        self._display = display
+        self._handle: Any = None
+        self._drawn: int | None = None
+
+    def on_train_begin(self, run: FitRun) -> None:
+        """Opens the output that the figures replace."""
+        if jax.process_index() == 0:
+            self._handle = self._display(_Text("LivePlot: waiting for the first epoch"))
+            self._drawn = None
+
+    def on_epoch_end(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        """Draws the curves so far after every ``every``-th epoch and the last."""
+        if self._handle is None:
+            return
+        done = epoch + 1 - (run.history.epoch[0] if run.history.epoch else 0)
+        if done % self.every and epoch + 1 < run.epochs and not run.stop_training:
+            return
+        self._update(epoch, logs, run)
+
+    def on_train_end(self, run: FitRun) -> None:
+        """Draws the last epoch if it was not drawn (training stopped between redraws)."""
+        h = run.history
+        if self._handle is not None and h.epoch and self._drawn != h.epoch[-1]:
+            self._update(h.epoch[-1], {k: v[-1] for k, v in h.history.items()}, run)
+
+    def _update(self, epoch: int, logs: Logs, run: FitRun) -> None:
+        names = self._names(run.history, logs)
+        text = f"LivePlot: epoch {epoch + 1} of {run.epochs}, " + ", ".join(
+            f"{k} {logs[k]:.4f}" for k in names if k in logs
+        )
+        self._handle.update(_Picture(self._draw(run.history, names), text))
+        self._drawn = epoch
+
+    def _names(self, history: History, logs: Logs) -> list[str]:
+        scalar = [k for k, v in logs.items() if np.ndim(v) == 0]
+        if self.metrics is None:
+            return [k for k in scalar if not k.startswith("val_")]
+        unknown = [k for k in self.metrics if k not in history.history]
+        if unknown:
+            raise ValueError(
+                f"LivePlot: no log {unknown[0]!r} to plot; the logs are {sorted(scalar)}."
+            )
+        return list(self.metrics)
+
+    def _draw(self, history: History, names: list[str]) -> bytes:
+        """The PNG of one panel per name: training and validation curves against the epoch."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        n = max(1, len(names))
+        fig = Figure(figsize=(self.panel[0] * n, self.panel[1]), layout="constrained")
+        FigureCanvasAgg(fig)
+        epochs = [e + 1 for e in history.epoch]
+        for i, name in enumerate(names):
+            ax = fig.add_subplot(1, n, i + 1)
+            for key, label in ((name, "training"), (f"val_{name}", "validation")):
+                values = history.history.get(key, [])
+                if values:
+                    ax.plot(epochs[len(epochs) - len(values) :], values, marker=".", label=label)
+            ax.set_title(name)
+            ax.set_xlabel("epoch")
+            ax.legend()
+        out = io.BytesIO()
+        fig.savefig(out, format="png", dpi=80)
+        return out.getvalue()

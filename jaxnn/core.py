@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import _html
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = [
@@ -89,6 +90,39 @@ class Layer(NamedTuple):
     def __hash__(self) -> int:
         """Hashes by identity of the functions, so a Layer can be a static argument of ``jit``."""
         return hash((self.init, self.apply, self.name))
+
+    def _repr_html_(self) -> str:
+        """The layer tree as an HTML table in a notebook: name, type and arguments of each layer.
+
+        Parameter counts need an input shape: :func:`jaxnn.summary` gives them.
+        """
+        rows = _tree_rows(self, 0)
+        return _html.table(
+            ["Layer", "Type", "Arguments"],
+            rows,
+            title=f"Layer {self.name!r}: {len(rows)} layer{'s' if len(rows) != 1 else ''}",
+            footer=["Parameter counts: jaxnn.summary(model, input_shape, print_fn=None)."],
+        )
+
+
+def _argument(value: Any) -> str:
+    """A config value for the HTML table: a function by its name, anything else as ``repr``."""
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    return repr(value)
+
+
+def _tree_rows(layer: Layer, depth: int) -> list[list[str]]:
+    """``[indented name, type, arguments]`` of ``layer`` and, below it, of its children."""
+    config = dict(layer.config or {})
+    kind = str(config.pop("type", "Layer"))
+    args = ", ".join(
+        f"{k}={_argument(v)}" for k, v in config.items() if k not in ("name", "layers")
+    )
+    rows = [["\u2003" * depth + layer.name, kind, args]]
+    for child in layer.children:
+        rows += _tree_rows(child, depth + 1)
+    return rows
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@ import csv
 import io
 import json
 import struct
+import sys
+import types
 
 import jax
 import numpy as np
@@ -201,3 +203,114 @@ def test_early_stopping_state_round_trips_through_json_and_refuses_bad_state():
     for bad in ({"best": "x", "best_epoch": 1, "wait": 0}, {"best": 1.0, "wait": -1}, {}):
         with pytest.raises(ValueError, match=r"EarlyStopping.resume: state must hold .*got"):
             fresh.resume(bad)
+
+
+# ---------------------------------------------------------------------------------------------
+# In a notebook: TensorBoard's own reader, the live plot, the progress widget.
+
+
+def test_tensorboard_s_own_reader_loads_the_event_files(tmp_path):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    _, history = run([callbacks.TensorBoard(tmp_path)], epochs=3)
+    for split, prefix in (("train", ""), ("validation", "val_")):
+        events = accumulator.EventAccumulator(str(tmp_path / split))
+        events.Reload()
+        assert sorted(events.Tags()["scalars"]) == ["epoch_accuracy", "epoch_loss"]
+        for name in ("loss", "accuracy"):
+            points = events.Scalars(f"epoch_{name}")
+            assert [p.step for p in points] == [0, 1, 2]
+            np.testing.assert_allclose(
+                [p.value for p in points], history.history[prefix + name], rtol=1e-6
+            )
+
+
+class FakeDisplay:
+    """IPython's ``display(obj, display_id=True)`` and the handle's ``update``, recorded."""
+
+    def __init__(self):
+        self.shown, self.updates = [], []
+
+    def __call__(self, obj):
+        self.shown.append(obj)
+        return self
+
+    def update(self, obj):
+        self.updates.append(obj)
+
+
+def test_live_plot_redraws_one_display_once_per_epoch():
+    fake = FakeDisplay()
+    _, history = run([callbacks.LivePlot(display=fake)], epochs=4)
+    assert len(fake.shown) == 1 and len(fake.updates) == 4
+    last = fake.updates[-1]
+    assert last._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert repr(last) == (
+        f"LivePlot: epoch 4 of 4, accuracy {history.history['accuracy'][-1]:.4f}, "
+        f"loss {history.history['loss'][-1]:.4f}"
+    )
+
+
+def test_live_plot_keeps_fit_on_its_fast_path_and_draws_every_k_and_the_last():
+    fake = FakeDisplay()
+    _, history = run([callbacks.LivePlot(display=fake, every=3)], epochs=7)
+    assert callbacks.LivePlot.logs_only
+    assert max(history.epochs_in_call) > 1  # several epochs per compiled call
+    assert [repr(u).split(",")[0] for u in fake.updates] == [
+        "LivePlot: epoch 3 of 7", "LivePlot: epoch 6 of 7", "LivePlot: epoch 7 of 7"
+    ]  # fmt: skip
+
+
+def test_live_plot_names_a_metric_the_logs_do_not_have():
+    with pytest.raises(ValueError, match=r"LivePlot: no log 'acc' to plot; the logs are \["):
+        run([callbacks.LivePlot(["acc"], display=FakeDisplay())], epochs=1)
+    with pytest.raises(ValueError, match="LivePlot: every must be an int >= 1; got 0"):
+        callbacks.LivePlot(every=0, display=FakeDisplay())
+
+
+def test_live_plot_without_ipython_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "IPython", None)
+    monkeypatch.setitem(sys.modules, "IPython.display", None)
+    with pytest.raises(ImportError, match=r"pip install 'jaxnn\[notebooks\]'"):
+        callbacks.LivePlot()
+
+
+class ZMQInteractiveShell:  # the class name ipykernel's shell has
+    pass
+
+
+def test_progress_bar_is_a_notebook_widget_in_a_jupyter_kernel(monkeypatch):
+    tqdm_notebook = pytest.importorskip("tqdm.notebook")
+    pytest.importorskip("ipywidgets")
+    bars = []
+
+    class FakeBar:
+        def __init__(self, *, total, desc, leave):
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def set_postfix_str(self, text):
+            self.postfix = text
+
+        def close(self):
+            self.closed = True
+
+    fake_ipython = types.ModuleType("IPython")
+    fake_ipython.get_ipython = ZMQInteractiveShell
+    monkeypatch.setitem(sys.modules, "IPython", fake_ipython)
+    monkeypatch.setattr(tqdm_notebook, "tqdm", FakeBar)
+    jaxnn.fit(Dense(2), (X, Y), loss="softmax_cross_entropy", epochs=2, batch_size=16, verbose=1)
+    assert [(b.desc, b.total, b.n, b.closed) for b in bars] == [
+        ("Epoch 1/2", len(X) // 16, len(X) // 16, True),
+        ("Epoch 2/2", len(X) // 16, len(X) // 16, True),
+    ]
+    assert "loss: " in bars[-1].postfix
+
+
+def test_progress_bar_outside_a_notebook_is_not_a_widget(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "IPython", None)
+    assert not callbacks._in_notebook()
+    jaxnn.fit(Dense(2), (X, Y), loss="softmax_cross_entropy", epochs=1, batch_size=16, verbose=1)
+    assert capsys.readouterr().out.startswith("Epoch 1/1 - ")  # not a terminal: a line

@@ -16,7 +16,7 @@ ROOT = Path(jaxnn.__file__).parent
 
 # From the bottom up; the parts on one line may import each other's modules.
 LAYERS = [
-    ["_version", "types"],
+    ["_version", "types", "_html"],
     ["core", "paths", "capture", "masking", "activations", "initializers", "encoding"],
     ["combinators"],
     ["layers"],

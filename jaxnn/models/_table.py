@@ -13,9 +13,10 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
+from jaxnn import _html
 from jaxnn.models._walk import format_shape
 
-__all__ = ["Row", "Summary", "human", "json_data", "markdown_table", "text_table"]
+__all__ = ["Row", "Summary", "html_table", "human", "json_data", "markdown_table", "text_table"]
 
 
 class Row(NamedTuple):
@@ -138,6 +139,10 @@ class Summary:
             ...
         """
         return markdown_table(self)
+
+    def _repr_html_(self) -> str:
+        """The table as HTML, for a notebook; see :func:`html_table`."""
+        return html_table(self)
 
 
 _HEADER = ("Layer", "Type", "Output shape", "Params", "State", "Bytes", "FLOPs")
@@ -309,3 +314,25 @@ def markdown_table(s: Summary) -> str:
         cells = [*_left(s, r, f"`{r.path}`"), *_cells(r)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", *(f"- {k}: {v}" for k, v in _totals(s))])
+
+
+def html_table(s: Summary) -> str:
+    """The table as HTML (names indented by depth), the totals underneath: a notebook's display.
+
+    Example:
+        >>> import jaxnn
+        >>> from jaxnn.layers import Dense
+        >>> from jaxnn.models.summary import summary
+        >>> page = html_table(summary(jaxnn.serial(Dense(2)), (-1, 3), print_fn=None))
+        >>> "<td" in page and ">dense</td>" in page and "Total params: 8 (32 B)" in page
+        True
+    """
+    header = _header(s)
+    body = [[*_left(s, r, "\u2003" * r.depth + r.path), *_cells(r)] for r in s.rows]
+    title = (
+        f"Model '{s.name}': input {format_shape(s.input_shape)} -> "
+        f"output {format_shape(s.output_shape)}"
+    )
+    numeric = range(len(header) - 4, len(header))
+    totals = [f"{label}: {value}" for label, value in _totals(s)]
+    return _html.table(header, body, title=title, numeric=numeric, footer=totals)

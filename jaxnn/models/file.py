@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnn import optimizers
+from jaxnn import _html, optimizers
 from jaxnn import precision as precision_lib
 from jaxnn._version import __version__
 from jaxnn.checkpoint import _key_fields, _restore_key, write_atomic
@@ -78,6 +78,24 @@ class SavedModel(NamedTuple):
     def input_shape(self) -> tuple[int, ...]:
         """The input shape the model was saved with (batch axis ``-1``)."""
         return tuple(self.metadata["input_shape"])
+
+    def _repr_html_(self) -> str:
+        """The file's model in a notebook: shapes, parameters, step, versions, then its layers."""
+        count = sum(int(np.size(leaf)) for leaf in jax.tree.leaves(self.train_state.params))
+        meta = self.metadata
+        fit = {k: self.fit_kwargs[k] for k in ("loss", "optimizer") if k in self.fit_kwargs}
+        rows: list[list[Any]] = [
+            ["Input shape", meta.get("input_shape")],
+            ["Output shape", meta.get("output_shape")],
+            ["Params", f"{count:,}"],
+            ["Step", int(np.asarray(self.train_state.step))],
+            ["Optimizer state", "restored" if self.train_state.opt_state is not None else "none"],
+            *[[k.capitalize(), getattr(v, "__name__", v)] for k, v in fit.items()],
+            ["Saved", meta.get("created", "?")],
+            ["Versions", f"jaxnn {meta.get('jaxnn_version')}, jax {meta.get('jax_version')}"],
+        ]
+        title = f"SavedModel {self.model.name!r}"
+        return _html.table(["", ""], rows, title=title) + self.model._repr_html_()
 
 
 def _name(path: tuple) -> str:

@@ -8,6 +8,7 @@ when a plot is drawn: ``import jaxnn.viz`` stays cheap and works without it.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
@@ -42,13 +43,30 @@ def require_matplotlib(where: str) -> None:
         raise ImportError(f'{where} needs matplotlib: pip install "jaxnn[plot]".') from error
 
 
+@functools.cache
+def _inline_figure_class() -> type:
+    """The matplotlib Figure with ``_repr_png_``: shown inline by Jupyter without pyplot.
+
+    Jupyter draws a plain Figure only once pyplot's inline backend is set up (``import
+    matplotlib.pyplot``); a jaxnn figure never touches pyplot, so it brings its own PNG.
+    """
+    from matplotlib import figure
+
+    class Figure(figure.Figure):  # the same name, so that it prints as <Figure size ...>
+        def _repr_png_(self) -> bytes:
+            out = io.BytesIO()
+            self.savefig(out, format="png", dpi=self.dpi)
+            return out.getvalue()
+
+    return Figure
+
+
 def new_figure(where: str, figsize: tuple[float, float]) -> Figure:
-    """A Figure with an Agg canvas and constrained layout, outside pyplot."""
+    """A Figure with an Agg canvas and constrained layout, outside pyplot; inline in Jupyter."""
     require_matplotlib(where)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    fig = Figure(figsize=figsize, layout="constrained")
+    fig = _inline_figure_class()(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import sys
 
@@ -10,6 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
+from jaxnn import viz
 from jaxnn.viz import plot_confusion_matrix, plot_history, save_figure
 from tests.viz.conftest import check_rendered
 
@@ -97,3 +99,13 @@ def test_pyplot_is_blocked_in_these_tests():
     # conftest's autouse fixture: a plot that imported pyplot would fail every test here.
     with pytest.raises(ImportError):
         import matplotlib.pyplot  # noqa: F401
+
+
+def test_figures_bring_their_own_png_for_jupyter():
+    # Jupyter shows an object's _repr_png_; a plain Figure only draws inline after pyplot.
+    fig = viz.plot_activations(["tanh"])
+    png = fig._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+    assert (width, height) == tuple(round(v * fig.dpi) for v in fig.get_size_inches())
+    assert repr(fig).startswith("<Figure size ")
