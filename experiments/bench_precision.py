@@ -30,10 +30,11 @@ import numpy as np
 
 import jaxnn
 from jaxnn import data
-from jaxnn.layers import Conv2D, Dense, Dropout, Flatten, MaxPool
+from jaxnn.layers import Dense, Dropout
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _report import versions, write_section  # noqa: E402
+from cnn_digits import cnn  # noqa: E402  (the small CNN of experiments/cnn_digits.py)
 
 POLICIES = ["float32", "mixed_bfloat16", "bfloat16", "mixed_float16"]
 BATCH = 32
@@ -45,22 +46,10 @@ def mlp() -> jaxnn.Layer:
     )
 
 
-def cnn() -> jaxnn.Layer:
-    return jaxnn.serial(
-        Conv2D(16, 3, padding="same", activation="relu"),
-        MaxPool(2),
-        Conv2D(32, 3, padding="same", activation="relu"),
-        MaxPool(2),
-        Flatten(),
-        Dense(64),
-        jax.nn.relu,
-        Dropout(0.2),
-        Dense(10),
-        name="cnn",
-    )
-
-
-MODELS = {"digits MLP": (mlp, (-1, 64), 40), "small CNN": (cnn, (-1, 8, 8, 1), 30)}
+MODELS = {
+    "digits MLP": (mlp, (-1, 64), 40),
+    "small CNN": (cnn, (-1, 8, 8, 1), 30),
+}
 
 
 def _accuracy(build, shape, epochs, policy, seed, split) -> float:

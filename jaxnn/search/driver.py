@@ -321,14 +321,20 @@ def train_configs(
     return Outcome(rows, runs, _best(p, rows, runs, configs, models), len(groups), sizes)
 
 
-def _best(
-    p: Plan, rows: list[dict], runs: list[Run], configs: list[dict], models: dict[int, Layer]
-) -> Best | None:
+def best_index(p: Plan, rows: list[dict[str, Any]]) -> int | None:
+    """The index of the row with the best mean of the monitored value (``None`` for no rows)."""
     key = f"{p.monitor}_mean"
     index = None
     for i, row in enumerate(rows):
         if index is None or better(row.get(key, math.nan), rows[index].get(key, math.nan), p.mode):
             index = i
+    return index
+
+
+def _best(
+    p: Plan, rows: list[dict], runs: list[Run], configs: list[dict], models: dict[int, Layer]
+) -> Best | None:
+    index = best_index(p, rows)
     if index is None:
         return None
     mine = [r for r in runs if r.config is configs[index]]

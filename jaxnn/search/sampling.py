@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from jaxnn.search.driver import Outcome, Plan, train_configs
+from jaxnn.search.driver import Outcome, Plan, best_index, train_configs
 from jaxnn.search.result import Best, better
 from jaxnn.search.vectorized import Member
 
@@ -189,10 +189,7 @@ def _better_best(p: Plan, a: Best | None, b: Best | None) -> Best | None:
 def _overall_best(p: Plan, rows: list[dict[str, Any]], trained: Best | None) -> Best | None:
     """The best row overall; its model only when this session trained it."""
     key = f"{p.monitor}_mean"
-    index = None
-    for i, row in enumerate(rows):
-        if index is None or better(row.get(key, math.nan), rows[index].get(key, math.nan), p.mode):
-            index = i
+    index = best_index(p, rows)
     if index is None:
         return trained
     row = rows[index]
