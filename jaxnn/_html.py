@@ -12,7 +12,7 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["escape", "table"]
+__all__ = ["escape", "layer_rows", "table"]
 
 _CELL = "padding: 1px 8px"
 
@@ -68,3 +68,23 @@ def table(
     parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
     parts += [f'<div style="{_CELL}">{escape(line)}</div>' for line in footer]
     return '<div class="jaxnn-repr">' + "".join(parts) + "</div>"
+
+
+def _argument(value: Any) -> str:
+    """A config value for the HTML table: a function by its name, anything else as ``repr``."""
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    return repr(value)
+
+
+def layer_rows(layer: Any, depth: int = 0) -> list[list[str]]:
+    """``[indented name, type, arguments]`` of ``layer`` and, below it, of its children."""
+    config = dict(layer.config or {})
+    kind = str(config.pop("type", "Layer"))
+    args = ", ".join(
+        f"{k}={_argument(v)}" for k, v in config.items() if k not in ("name", "layers")
+    )
+    rows = [["\u2003" * depth + layer.name, kind, args]]
+    for child in layer.children:
+        rows += layer_rows(child, depth + 1)
+    return rows

@@ -96,33 +96,13 @@ class Layer(NamedTuple):
 
         Parameter counts need an input shape: :func:`jaxnn.summary` gives them.
         """
-        rows = _tree_rows(self, 0)
+        rows = _html.layer_rows(self)
         return _html.table(
             ["Layer", "Type", "Arguments"],
             rows,
             title=f"Layer {self.name!r}: {len(rows)} layer{'s' if len(rows) != 1 else ''}",
             footer=["Parameter counts: jaxnn.summary(model, input_shape, print_fn=None)."],
         )
-
-
-def _argument(value: Any) -> str:
-    """A config value for the HTML table: a function by its name, anything else as ``repr``."""
-    if callable(value):
-        return getattr(value, "__name__", type(value).__name__)
-    return repr(value)
-
-
-def _tree_rows(layer: Layer, depth: int) -> list[list[str]]:
-    """``[indented name, type, arguments]`` of ``layer`` and, below it, of its children."""
-    config = dict(layer.config or {})
-    kind = str(config.pop("type", "Layer"))
-    args = ", ".join(
-        f"{k}={_argument(v)}" for k, v in config.items() if k not in ("name", "layers")
-    )
-    rows = [["\u2003" * depth + layer.name, kind, args]]
-    for child in layer.children:
-        rows += _tree_rows(child, depth + 1)
-    return rows
 
 
 # ----------------------------------------------------------------------------------------------

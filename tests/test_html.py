@@ -75,3 +75,17 @@ def test_saved_model_html_shows_shapes_params_step_and_layers(tmp_path):
     assert ">[-1, 2]</td>" in page and ">softmax_cross_entropy</td>" in page
     assert "Layer &#x27;serial&#x27;: 4 layers" in page
     assert np.isfinite(params)
+
+
+def test_bench_records_show_as_a_table_in_a_notebook(tmp_path):
+    from jaxnn.bench import Records, load_records, save_records
+
+    record = {"family": "fc", "config": {"layers": 2, "width": 64}, "backend": "cpu",
+              "precision": "mixed_bfloat16", "status": "ok", "fit_step_s": 0.004,
+              "utilisation": 0.5}  # fmt: skip
+    save_records(tmp_path / "bench.json", [record, {**record, "backend": "gpu"}])
+    loaded = load_records(tmp_path / "bench.json")
+    assert isinstance(loaded, Records) and loaded == [record, {**record, "backend": "gpu"}]
+    page = loaded._repr_html_()
+    assert "2 bench records" in page and page.count(">layers=2 width=64</td>") == 2
+    assert ">mixed_bfloat16</td>" in page and "50.0%" in page

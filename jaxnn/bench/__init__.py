@@ -16,7 +16,14 @@ from jaxnn.bench.cost import (
 from jaxnn.bench.families import FAMILIES, PRECISIONS, build, check_config, resolve_precision
 from jaxnn.bench.grid import FULL, QUICK, expand, load_grid
 from jaxnn.bench.measure import measure
-from jaxnn.bench.records import load_records, precision_of, save_records, to_csv, to_markdown
+from jaxnn.bench.records import (
+    Records,
+    load_records,
+    precision_of,
+    save_records,
+    to_csv,
+    to_markdown,
+)
 from jaxnn.bench.sweep import (
     DTYPES,
     add_speedups,
@@ -45,6 +52,7 @@ __all__ = [
     "estimate_memory",
     "expand",
     "load_grid",
+    "Records",
     "load_records",
     "measure",
     "measured_peak_flops",

@@ -41,7 +41,15 @@ from typing import Any
 
 from jaxnn.checkpoint import json_text, write_atomic
 
-__all__ = ["load_records", "precision_of", "record_key", "save_records", "to_csv", "to_markdown"]
+__all__ = [
+    "Records",
+    "load_records",
+    "precision_of",
+    "record_key",
+    "save_records",
+    "to_csv",
+    "to_markdown",
+]
 
 _TABLE = (
     ("family", "family"),
@@ -90,7 +98,29 @@ def save_records(path: str | Path, records: Sequence[Mapping[str, Any]]) -> None
     write_atomic(path, (text + "\n").encode())
 
 
-def load_records(path: str | Path) -> list[dict[str, Any]]:
+class Records(list):
+    """A list of records that shows as a table in a notebook (``_repr_html_``).
+
+    :func:`load_records` and :func:`~jaxnn.bench.run_sweep` return one; it is a plain ``list``
+    of dicts in every other way.
+
+    Example:
+        >>> r = Records([{"family": "fc", "config": {"width": 8}, "backend": "cpu",
+        ...               "precision": "float32", "status": "ok", "fit_step_s": 0.002}])
+        >>> ">width=8</td>" in r._repr_html_(), r == [r[0]]
+        (True, True)
+    """
+
+    def _repr_html_(self) -> str:
+        """The columns of :func:`to_markdown`, one row per record."""
+        from jaxnn import _html
+
+        rows = [[_cell(k, r) for k, _ in _TABLE] for r in self]
+        title = f"{len(self)} bench record{'s' if len(self) != 1 else ''}"
+        return _html.table([h for _, h in _TABLE], rows, title=title)
+
+
+def load_records(path: str | Path) -> Records:
     """Reads the records of a file :func:`save_records` wrote.
 
     Raises:
@@ -103,7 +133,7 @@ def load_records(path: str | Path) -> list[dict[str, Any]]:
         raise ValueError(f"bench: {str(path)!r} is not JSON: {e}.") from None
     if not isinstance(data, dict) or not isinstance(data.get("records"), list):
         raise ValueError(f"bench: {str(path)!r} holds no 'records' list; is it a bench.json?")
-    return data["records"]
+    return Records(data["records"])
 
 
 def _flat(record: Mapping[str, Any]) -> dict[str, Any]:

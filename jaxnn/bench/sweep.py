@@ -17,7 +17,7 @@ import jax
 from jaxnn.bench.cost import estimate_memory, measured_bandwidth, measured_peak_flops
 from jaxnn.bench.families import PRECISIONS, resolve_precision
 from jaxnn.bench.measure import measure, record_header
-from jaxnn.bench.records import load_records, record_key, save_records
+from jaxnn.bench.records import Records, load_records, record_key, save_records
 
 __all__ = [
     "DTYPES",
@@ -179,7 +179,7 @@ def run_sweep(
     memory_limit: int | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
-) -> list[dict[str, Any]]:
+) -> Records:
     """Measures each configuration on each backend and precision; writes ``<out>/bench.json``.
 
     Args:
@@ -225,7 +225,7 @@ def run_sweep(
             f"bench: {str(path)!r} exists; pass resume=True (--resume) to continue it, or "
             "overwrite=True (--overwrite) to start again."
         )
-    records = load_records(path) if resume and path.exists() else []
+    records = load_records(path) if resume and path.exists() else Records()
     done = {record_key(r) for r in records}
     for device in devices:
         peaks: dict[str, float] = {}  # one matmul peak per compute dtype
