@@ -55,8 +55,11 @@ $(VENV)/.stamp-notebooks: pyproject.toml | $(PY)
 	$(PIP) install -e ".[notebooks]"
 	touch $@
 
+# NOTEBOOK_ARGS go to JupyterLab, e.g. `make notebooks NOTEBOOK_ARGS="--no-browser --port 8890"`
+# (or --allow-root in a container that runs as root, which JupyterLab otherwise refuses).
+NOTEBOOK_ARGS ?=
 notebooks: $(VENV)/.stamp-notebooks
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(NOTEBOOK_ARGS) notebooks/
 
 docs: $(VENV)/.stamp-docs
 	$(MKDOCS) build --strict
