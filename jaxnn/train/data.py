@@ -111,6 +111,8 @@ def _first_bad_row(a: Any) -> tuple[int, int] | None:
     if not jnp.issubdtype(a.dtype, jnp.floating):
         return None
     xp = np if isinstance(a, np.ndarray) else jnp
+    if xp is np and not is_mapped(a) and a.size <= 2**20 and np.isfinite(a).all():
+        return None  # a small host array (a batch): one pass
     finite = (
         np.concatenate([_block_finite(a, i, xp) for i in range(0, a.shape[0], _CHECK_ROWS)])
         if a.shape[0]
@@ -339,8 +341,23 @@ def in_batches(order: Any, batch_size: int, xp: Any) -> tuple[Any, Any]:
 _HOST_LIMIT_BYTES = 2 * 1024**3
 
 
+# Host-streamed arrays (too large for the device, or memory-mapped) go to the device in chunks
+# of at most this many bytes by default, so host memory holds a few chunks, not an epoch.
+HOST_CHUNK_BYTES = 16 * 1024**2
+
+
 def _nbytes(arrays: Arrays) -> int:
     return sum(int(np.prod(a.shape)) * a.dtype.itemsize for a in arrays if a is not None)
+
+
+def row_nbytes(arrays: Arrays) -> int:
+    """Bytes of one row of ``x``, ``y`` and ``sample_weight`` together.
+
+    Example:
+        >>> row_nbytes(Arrays(np.zeros((5, 3), np.float32), np.zeros(5, np.int32), None))
+        16
+    """
+    return sum(int(np.prod(a.shape[1:])) * a.dtype.itemsize for a in arrays if a is not None)
 
 
 def resident_on_device(arrays: Arrays, data_on_device: Any, *, where: str) -> bool:
@@ -384,11 +401,23 @@ def host_batches(arrays: Arrays, idx: np.ndarray, mask: np.ndarray) -> tuple[Any
     return jax.device_put(((x, y, w), np.asarray(mask)))
 
 
+# Rows of a memory-mapped array are gathered this many at a time, its pages released after
+# each block: a row read maps the file's pages around it too (the kernel's fault-around and
+# large folios: on Linux 6.18 about 1 MiB a row, measured), so a shuffled chunk read at once
+# maps most of the file. 64 rows keep that near 60 MiB at the speed of larger blocks
+# (experiments/bench_input.py).
+_GATHER_ROWS = 64
+
+
 def take_rows(a: Any, rows: np.ndarray) -> np.ndarray:
     """``a[rows]`` on the host; a memory-mapped array reads only those rows, then lets go."""
-    if isinstance(a, RowView):
-        out = a[rows]
-    else:
-        out = np.asarray(a)[rows]
-    release_pages(a)
-    return out
+    if not is_mapped(a):
+        return np.asarray(a)[rows]
+    flat = np.asarray(rows).reshape(-1)
+    out = np.empty((flat.shape[0], *a.shape[1:]), a.dtype)
+    source = a if isinstance(a, RowView) else np.asarray(a)
+    for start in range(0, flat.shape[0], _GATHER_ROWS):
+        part = flat[start : start + _GATHER_ROWS]
+        out[start : start + len(part)] = source[part]
+        release_pages(a)
+    return out.reshape(*np.shape(rows), *a.shape[1:])

@@ -400,9 +400,18 @@ def _check_position(position: Any, initial_epoch: int) -> None:
 
 
 def _chunk(model: Layer, source: sources.FitData, steps_per_chunk: Any, batch_size: int) -> Any:
-    """Steps per compiled chunk: the caller's, else :func:`default_steps_per_chunk`'s."""
+    """Steps per compiled chunk: the caller's, else :func:`default_steps_per_chunk`'s.
+
+    Arrays streamed from the host (too large for the device, or memory-mapped) are gathered a
+    chunk at a time, so by default a chunk holds at most ``data.HOST_CHUNK_BYTES``: host memory
+    then holds a few chunks, not a whole epoch of rows.
+    """
     if steps_per_chunk is not None:
         return steps_per_chunk
     if source.stream:
         return default_steps_per_chunk(model, _STREAM_STEPS)
-    return default_steps_per_chunk(model, data_lib.num_steps(len(source.train), batch_size))
+    steps = default_steps_per_chunk(model, data_lib.num_steps(len(source.train), batch_size))
+    if source.resident:
+        return steps
+    step_bytes = batch_size * data_lib.row_nbytes(source.train)
+    return max(1, min(steps, data_lib.HOST_CHUNK_BYTES // max(step_bytes, 1)))

@@ -98,7 +98,8 @@ class FitData:
                 raise ValueError(
                     "fit: validation_data is a one-shot iterator (a generator), which would be "
                     "empty after the first epoch; give arrays or an iterable that iter() starts "
-                    "again (a list of batches, a Grain dataset)."
+                    "again (a Grain dataset, or an object whose __iter__ starts a new pass; a "
+                    "list is read as (x, y) arrays, not as batches)."
                 )
             return dataclasses.replace(self, val=stream, local_val=stream.first)
         val_where = f"{where} validation_data"

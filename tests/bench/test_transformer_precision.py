@@ -94,7 +94,7 @@ def sweep(tmp_path_factory):
     """The tiny transformer in float32 and mixed_bfloat16, and bfloat16 by its older dtype name."""
     out = tmp_path_factory.mktemp("transformer")
     records = run_sweep([TINY], out=out, precisions=["float32", "mixed_bfloat16"],
-                        dtypes=["bfloat16"], peak_size=128, repeats=2)  # fmt: skip
+                        dtypes=["bfloat16"], peak_size=128, bandwidth_mib=4, repeats=2)  # fmt: skip
     return out, records
 
 

@@ -48,6 +48,27 @@ def test_an_iter_dataset_and_validation_split_of_a_map_dataset(xy):
     assert set(h.history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
 
 
+def test_a_map_dataset_is_read_in_order_skipping_what_a_filter_dropped(xy):
+    # fit reads a MapDataset element by element (no Grain threads); filtered-out elements
+    # (None) are skipped as Grain's own iterator skips them.
+    batches = _records(*xy).batch(16)
+    kept = batches.filter(lambda b: b[0].shape[0] == 16)  # the last, short batch dropped
+    assert len(kept) == 7 and kept[6] is None
+    ts_k, h_k = jaxnn.fit(Dense(2), kept, epochs=2, shuffle=False, **KW)
+    x, y = xy
+    ts_a, h_a = jaxnn.fit(Dense(2), (x[:96], y[:96]), epochs=2, shuffle=False, **KW)
+    assert int(ts_k.step) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(_leaves(ts_a), _leaves(ts_k), strict=True))
+    assert h_k.history == h_a.history
+
+
+def test_a_damaged_map_dataset_position_is_a_clear_error(xy):
+    for state in ({"next_index": -1}, {"next_index": "3"}, ["x"]):
+        with pytest.raises(ValueError, match="Grain MapDataset must be"):
+            jaxnn.fit(Dense(2), _records(*xy).batch(16), epochs=1, steps_per_epoch=3,
+                      input_position={"taken": 1, "state": state}, **KW)  # fmt: skip
+
+
 def _shuffled(xy):
     return _records(*xy).shuffle(seed=3).repeat().batch(16)
 

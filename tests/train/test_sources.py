@@ -119,6 +119,33 @@ def test_memory_mapped_arrays_stream_from_the_file_and_train_as_in_memory(xy, tm
     )
 
 
+def test_host_streamed_arrays_go_in_chunks_of_bounded_bytes_and_train_as_resident(
+    xy, tmp_path, monkeypatch
+):
+    # A memory-mapped epoch is gathered a chunk at a time (at most HOST_CHUNK_BYTES), not whole:
+    # a step here holds 16 rows of x (3 float32), y (int32) and the weight (float32), 320
+    # bytes, so a 700-byte limit gives 2 steps a chunk and 4 chunks for the 7 steps.
+    x, y = xy
+    np.save(tmp_path / "x.npy", x)
+    xm = np.load(tmp_path / "x.npy", mmap_mode="r")
+    assert data_lib.row_nbytes(data_lib.check_arrays((xm, y), None, where="fit")) == 20
+    monkeypatch.setattr(data_lib, "HOST_CHUNK_BYTES", 700)
+
+    class Chunks(callbacks.Callback):
+        def __init__(self):
+            self.done = []
+
+        def on_chunk_end(self, epoch, steps_done, logs, run):
+            self.done.append((epoch, steps_done))
+
+    seen = Chunks()
+    ts_m, h_m = jaxnn.fit(Dense(2), (xm, y), epochs=2, callbacks=[seen], **KW)
+    assert seen.done == [(e, s) for e in (0, 1) for s in (2, 4, 6, 7)]
+    ts_a, h_a = jaxnn.fit(Dense(2), (x, y), epochs=2, **KW)
+    assert all(np.array_equal(a, b) for a, b in zip(_leaves(ts_a), _leaves(ts_m), strict=True))
+    assert h_m.history["loss"] == h_a.history["loss"]
+
+
 def test_arrays_resume_from_a_whole_model_file_equals_an_unbroken_run(xy, tmp_path):
     model = jaxnn.serial(Dense(4), jax.nn.relu, Dense(2))
     ts4, _ = jaxnn.fit(model, xy, epochs=4, **KW)
