@@ -360,6 +360,17 @@ def row_nbytes(arrays: Arrays) -> int:
     return sum(int(np.prod(a.shape[1:])) * a.dtype.itemsize for a in arrays if a is not None)
 
 
+def host_chunk_steps(arrays: Arrays, batch_size: int, most: int) -> int:
+    """Steps per chunk of host-streamed ``arrays``: up to ``most``, within ``HOST_CHUNK_BYTES``.
+
+    Example:
+        >>> host_chunk_steps(Arrays(np.zeros((5, 1024), np.float32), None, None), 1024, 64)
+        4
+    """
+    step_bytes = batch_size * row_nbytes(arrays)
+    return max(1, min(most, HOST_CHUNK_BYTES // max(step_bytes, 1)))
+
+
 def resident_on_device(arrays: Arrays, data_on_device: Any, *, where: str) -> bool:
     """Decides whether the data is copied to the device whole (``"auto"``: if it fits).
 

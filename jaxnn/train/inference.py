@@ -91,7 +91,9 @@ def run_evaluation(
     idx, mask = data_lib.host_indices(evaluator.n, evaluator.batch_size)
     parts = [
         evaluator.streamed(ts, *data_lib.host_batches(arrays, idx[a:b], mask[a:b]))
-        for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
+        for a, b in data_lib.chunk_bounds(
+            idx.shape[0], data_lib.host_chunk_steps(arrays, evaluator.batch_size, _STREAM_STEPS)
+        )
     ]
     total = parts[0]
     for stats in parts[1:]:
@@ -327,7 +329,12 @@ def predict(
         idx, _ = data_lib.host_indices(n, batch_size)
         parts = [
             streamed(train_state, jax.device_put(data_lib.take_rows(arrays.x, idx[a:b])))
-            for a, b in data_lib.chunk_bounds(idx.shape[0], _STREAM_STEPS)
+            for a, b in data_lib.chunk_bounds(
+                idx.shape[0],
+                data_lib.host_chunk_steps(
+                    data_lib.Arrays(arrays.x, None, None), batch_size, _STREAM_STEPS
+                ),
+            )
         ]
         out = jnp.concatenate(parts)
     return out.reshape((-1,) + out.shape[2:])[:n]

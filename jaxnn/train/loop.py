@@ -411,7 +411,4 @@ def _chunk(model: Layer, source: sources.FitData, steps_per_chunk: Any, batch_si
     if source.stream:
         return default_steps_per_chunk(model, _STREAM_STEPS)
     steps = default_steps_per_chunk(model, data_lib.num_steps(len(source.train), batch_size))
-    if source.resident:
-        return steps
-    step_bytes = batch_size * data_lib.row_nbytes(source.train)
-    return max(1, min(steps, data_lib.HOST_CHUNK_BYTES // max(step_bytes, 1)))
+    return steps if source.resident else data_lib.host_chunk_steps(source.train, batch_size, steps)

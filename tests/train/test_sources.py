@@ -144,6 +144,20 @@ def test_host_streamed_arrays_go_in_chunks_of_bounded_bytes_and_train_as_residen
     ts_a, h_a = jaxnn.fit(Dense(2), (x, y), epochs=2, **KW)
     assert all(np.array_equal(a, b) for a, b in zip(_leaves(ts_a), _leaves(ts_m), strict=True))
     assert h_m.history["loss"] == h_a.history["loss"]
+    # evaluate and predict stream the file under the same bound: 16-row batches, 2 steps a chunk
+    sizes = []
+    bounds = data_lib.chunk_bounds
+    monkeypatch.setattr(data_lib, "chunk_bounds", lambda n, k: sizes.append(k) or bounds(n, k))
+    logs = jaxnn.evaluate(Dense(2), ts_m, (xm, y), batch_size=16, metrics=["accuracy"])
+    np.testing.assert_allclose(
+        list(logs.values()),
+        list(jaxnn.evaluate(Dense(2), ts_m, (x, y), batch_size=16, metrics=["accuracy"]).values()),
+        rtol=1e-6,
+    )
+    np.testing.assert_array_equal(
+        jaxnn.predict(Dense(2), ts_m, xm, batch_size=16), jaxnn.predict(Dense(2), ts_m, x)
+    )
+    assert sizes == [2, 3]  # 700 bytes: 16 rows of x, y, w (320 bytes) or of x alone (192)
 
 
 def test_arrays_resume_from_a_whole_model_file_equals_an_unbroken_run(xy, tmp_path):
