@@ -20,12 +20,15 @@ name                distribution
 ``zeros``, ``ones`` constants
 ==================  ==========================================================================
 
-``xavier_*`` and ``kaiming_*`` are aliases of ``glorot_*`` and ``he_*``.
+``xavier_*`` and ``kaiming_*`` are aliases of ``glorot_*`` and ``he_*``. A named initializer
+asked for bfloat16 or float16 draws in float32 and rounds, so a layer with
+``param_dtype=bfloat16`` starts from the float32 layer's values rounded.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -41,6 +44,22 @@ def _centered_uniform(scale: float) -> Callable[..., Array]:
     # jax's uniform(scale) draws from [0, scale); Keras' RandomUniform is symmetric about 0.
     def init(key: jax.Array, shape: tuple[int, ...], dtype: jnp.dtype = jnp.float32) -> Array:
         return jax.random.uniform(key, shape, dtype, minval=-scale, maxval=scale)
+
+    return init
+
+
+def _drawn_in_float32(fn: Callable[..., Array]) -> Callable[..., Array]:
+    """``fn`` drawing a narrower float (bfloat16, float16) in float32 and rounding it.
+
+    So ``param_dtype=bfloat16`` starts from the float32 layer's values, rounded, and
+    ``orthogonal`` (a QR, which LAPACK has no bfloat16 for) works in every floating dtype.
+    """
+
+    def init(key: jax.Array, shape: tuple[int, ...], dtype: Any = jnp.float32) -> Array:
+        dtype = jnp.dtype(dtype)
+        if jnp.issubdtype(dtype, jnp.floating) and dtype.itemsize < 4:
+            return fn(key, shape, jnp.float32).astype(dtype)
+        return fn(key, shape, dtype)
 
     return init
 
@@ -63,6 +82,7 @@ _BY_NAME: dict[str, Callable[..., Array]] = {
     "zeros": jinit.zeros,
     "ones": jinit.ones,
 }
+_BY_NAME = {name: _drawn_in_float32(fn) for name, fn in _BY_NAME.items()}
 
 
 def names() -> list[str]:

@@ -40,6 +40,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxnn.core import Layer
+from jaxnn.dtypes import cast_floating
 from jaxnn.types import Array, Params, PRNGKey, State
 
 __all__ = [
@@ -124,28 +125,6 @@ def get(precision: str | Policy | None, *, where: str = "precision") -> Policy:
     return policy
 
 
-def cast_floating(tree: Any, dtype: Any) -> Any:
-    """Casts the floating-point leaves of a pytree to ``dtype``; other leaves are returned as is.
-
-    Leaves may be arrays or :class:`jax.ShapeDtypeStruct` specs.
-
-    Example:
-        >>> import jax.numpy as jnp
-        >>> cast_floating({"w": jnp.ones(2), "ids": jnp.arange(2)}, jnp.bfloat16)["w"].dtype
-        dtype(bfloat16)
-    """
-    dtype = jnp.dtype(dtype)
-
-    def cast(a: Any) -> Any:
-        if hasattr(a, "dtype") and jnp.issubdtype(a.dtype, jnp.floating) and a.dtype != dtype:
-            if isinstance(a, jax.ShapeDtypeStruct):  # a spec, as jax.eval_shape returns
-                return jax.ShapeDtypeStruct(a.shape, dtype, sharding=a.sharding)
-            return a.astype(dtype)
-        return a
-
-    return jax.tree.map(cast, tree)
-
-
 def cast_params(params: Params, precision: str | Policy | None) -> Params:
     """The parameters in the policy's parameter dtype (floating leaves only)."""
     policy = get(precision)
@@ -207,10 +186,13 @@ def _layers(layer: Layer) -> Iterator[Layer]:
 
 
 def check_layer_dtypes(model: Layer, precision: str | Policy) -> None:
-    """Refuses a layer whose own ``dtype`` disagrees with a policy other than float32.
+    """Refuses a layer whose own ``dtype`` or ``param_dtype`` disagrees with a policy.
 
-    Under a policy the policy decides the dtypes; a layer built with ``dtype=jnp.float16``
-    under ``mixed_bfloat16`` would silently compute in neither, so it is an error naming it.
+    Under a policy other than float32 the policy decides the dtypes. A layer may repeat them
+    (``dtype`` equal to the policy's compute dtype, ``param_dtype`` equal to its parameter
+    dtype) or leave them at their defaults (``dtype=None``, ``param_dtype=float32``, which the
+    policy casts); a layer built with ``dtype=jnp.float16`` under ``mixed_bfloat16`` would
+    silently compute in neither, so it is an error naming it.
 
     Raises:
         ValueError: Naming the layer, its dtype and the policy.
@@ -218,24 +200,32 @@ def check_layer_dtypes(model: Layer, precision: str | Policy) -> None:
     Example:
         >>> import jax.numpy as jnp
         >>> from jaxnn.layers import Dense
+        >>> check_layer_dtypes(Dense(2, dtype=jnp.bfloat16), "mixed_bfloat16")  # the same: fine
         >>> check_layer_dtypes(Dense(2, dtype=jnp.float16, name="head"), "mixed_bfloat16")
         Traceback (most recent call last):
         ...
-        ValueError: precision='mixed_bfloat16': layer 'head' (Dense) was built with dtype='float16', which conflicts with the policy's float32 parameters and bfloat16 compute; build it with the default dtype (float32) and let the policy cast it.
+        ValueError: precision='mixed_bfloat16': layer 'head' (Dense) was built with dtype='float16', which conflicts with the policy's bfloat16 compute; leave the layer's dtype at None (or set it to 'bfloat16') and let the policy cast it.
     """  # noqa: E501
     policy = get(precision)
     if policy.is_default:
         return
     for layer in _layers(model):
-        dtype = (layer.config or {}).get("dtype")
-        if isinstance(dtype, str) and dtype != "float32":
-            raise ValueError(
-                f"precision={policy.name!r}: layer {layer.name!r} "
-                f"({(layer.config or {}).get('type', 'layer')}) was built with dtype={dtype!r}, "
-                f"which conflicts with the policy's {policy.param_dtype} parameters and "
-                f"{policy.compute_dtype} compute; build it with the default dtype (float32) "
-                f"and let the policy cast it."
-            )
+        config = dict(layer.config or {})
+        inner = config.get("layer_kwargs")  # Bidirectional passes its layer's dtypes through
+        if isinstance(inner, dict):
+            config = {**inner, **config}
+        for arg, wanted, default, role in (
+            ("dtype", policy.compute_dtype, None, "compute"),
+            ("param_dtype", policy.param_dtype, "float32", "parameters"),
+        ):
+            dtype = config.get(arg)
+            if isinstance(dtype, str) and dtype not in (wanted, default):
+                raise ValueError(
+                    f"precision={policy.name!r}: layer {layer.name!r} "
+                    f"({config.get('type', 'layer')}) was built with {arg}={dtype!r}, which "
+                    f"conflicts with the policy's {wanted} {role}; leave the layer's {arg} at "
+                    f"{default!r} (or set it to {wanted!r}) and let the policy cast it."
+                )
 
 
 # ------------------------------------------------------------------------------------------------

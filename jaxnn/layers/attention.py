@@ -42,6 +42,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["MultiHeadAttention", "attention_weights", "rotary_embedding"]
@@ -156,6 +157,8 @@ def MultiHeadAttention(
     kernel_init: Any = "glorot_uniform",
     rope: bool = False,
     rope_base: float = 10000.0,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "multi_head_attention",
 ) -> Layer:
     r"""Multi-head attention; self-attention on an array, cross-attention on a dict.
@@ -178,6 +181,10 @@ def MultiHeadAttention(
         rope: Rotate each head's queries and keys by their positions ``0 .. T - 1`` before the
             product (:func:`rotary_embedding`; default ``False``). Needs an even ``key_dim``.
         rope_base: The RoPE base :math:`b` of the wavelengths, > 0 (default 10000).
+        dtype: The dtype it computes in (default ``None``: as the inputs and parameters
+            promote); parameters and inputs are cast to it. The softmax runs in float32 (at
+            least) either way.
+        param_dtype: The parameters' dtype (default float32).
         name: The layer's name (default ``"multi_head_attention"``).
 
     Returns:
@@ -214,6 +221,8 @@ def MultiHeadAttention(
     if rope and not rope_base > 0:
         raise ValueError(f"{where}: rope_base must be > 0; got {rope_base!r}.")
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
 
     def shapes(parts: dict[str, Any]) -> dict[str, Shape]:
         out: dict[str, Shape] = {}
@@ -252,14 +261,14 @@ def MultiHeadAttention(
         sizes = {"query": key_dim, "key": key_dim, "value": v_dim}
         for k_, (part, size) in zip(keys[:3], sizes.items(), strict=True):
             d_in = dims[part][-1]
-            w = w_init(k_, (d_in, num_heads * size), jnp.float32)
+            w = w_init(k_, (d_in, num_heads * size), param_dtype)
             params[part] = {"w": w.reshape(d_in, num_heads, size)}
             if use_bias:
-                params[part]["b"] = jnp.zeros((num_heads, size), jnp.float32)
-        w = w_init(keys[3], (num_heads * v_dim, d_out), jnp.float32)
+                params[part]["b"] = jnp.zeros((num_heads, size), param_dtype)
+        w = w_init(keys[3], (num_heads * v_dim, d_out), param_dtype)
         params["output"] = {"w": w.reshape(num_heads, v_dim, d_out)}
         if use_bias:
-            params["output"]["b"] = jnp.zeros((d_out,), jnp.float32)
+            params["output"]["b"] = jnp.zeros((d_out,), param_dtype)
         return (dims["query"][0], dims["query"][1], d_out), params, {}
 
     def project(p: Params, x: Array) -> Array:
@@ -283,7 +292,7 @@ def MultiHeadAttention(
     def apply(
         params: Params, state: State, x: Any, *, key: PRNGKey | None = None, train: bool = False
     ) -> tuple[Array, State]:
-        parts = _split(x, where)
+        params, parts = compute_in(dtype, params, _split(x, where))
         dims = shapes(parts)
         for part in ("query", "key", "value"):
             expected = params[part]["w"].shape[0]
@@ -332,6 +341,6 @@ def MultiHeadAttention(
         "type": "MultiHeadAttention", "num_heads": num_heads, "key_dim": key_dim,
         "value_dim": v_dim, "output_dim": output_dim, "causal": causal, "dropout": dropout,
         "use_bias": use_bias, "kernel_init": kernel_init, "rope": rope, "rope_base": rope_base,
-        "name": name,
+        "dtype": dtype, "param_dtype": param_dtype, "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)

@@ -36,6 +36,7 @@ import numpy as np
 
 from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = [
@@ -311,6 +312,7 @@ def _conv(
     kernel_init: str | Callable[..., Array],
     bias_init: str | Callable[..., Array],
     dtype: Any,
+    param_dtype: Any,
     algorithm: str,
     name: str,
 ) -> Layer:
@@ -336,6 +338,8 @@ def _conv(
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     b_init = initializers.get(bias_init, where=f"{where} bias_init")
     axes = _axes(rank)
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")
@@ -348,9 +352,9 @@ def _conv(
                 f"({groups})."
             )
         key_w, key_b = jax.random.split(key)
-        params = {"w": w_init(key_w, kernel + (channels // groups, filters), dtype)}
+        params = {"w": w_init(key_w, kernel + (channels // groups, filters), param_dtype)}
         if use_bias:
-            params["b"] = b_init(key_b, (filters,), dtype)
+            params["b"] = b_init(key_b, (filters,), param_dtype)
         spatial = _out_spatial(shape, kernel, stride, dil, in_dil, pads)
         return (shape[0], *spatial, filters), params, {}
 
@@ -372,6 +376,7 @@ def _conv(
                 f"{where}: x must have shape (N, {axes}, {params['w'].shape[-2] * groups}) "
                 f"channels-last; got {x.shape}."
             )
+        params, x = compute_in(dtype, params, x)
         spatial = [_spread(n, d) for n, d in zip(x.shape[1:-1], in_dil, strict=True)]
         pads = resolve_padding(padding, spatial, kernel, stride, dil, where)
         if use_matmul():
@@ -388,7 +393,8 @@ def _conv(
         "padding": padding if isinstance(padding, str) else [list(p) for p in padding],
         "dilation": list(dil), "input_dilation": list(in_dil), "groups": groups,
         "use_bias": use_bias, "activation": activation,
-        "kernel_init": kernel_init, "bias_init": bias_init, "dtype": jnp.dtype(dtype).name,
+        "kernel_init": kernel_init, "bias_init": bias_init, "dtype": dtype,
+        "param_dtype": param_dtype,
         "algorithm": algorithm, "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)
@@ -408,14 +414,16 @@ def _make(rank: int, kind: str, default_name: str) -> Callable[..., Layer]:
         activation: str | Callable[[Array], Array] | None = None,
         kernel_init: str | Callable[..., Array] = "glorot_uniform",
         bias_init: str | Callable[..., Array] = "zeros",
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         algorithm: str = "auto",
         name: str = default_name,
     ) -> Layer:
         return _conv(
             rank, kind, filters, kernel_size, strides=strides, padding=padding, dilation=dilation,
             input_dilation=input_dilation, groups=groups, use_bias=use_bias, activation=activation,
-            kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, algorithm=algorithm,
+            kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, param_dtype=param_dtype,
+            algorithm=algorithm,
             name=name,
         )  # fmt: skip
 
@@ -441,7 +449,8 @@ _DOC = r"""{rank}-D convolution over channels-last inputs ``(N, {axes}, C_in)``.
         activation: Optional activation name or function.
         kernel_init: Kernel initializer (default ``"glorot_uniform"``).
         bias_init: Bias initializer (default ``"zeros"``).
-        dtype: Parameter dtype (default float32).
+        dtype: Compute dtype (default ``None``: as the input and parameters promote).
+        param_dtype: Parameter dtype (default float32).
         algorithm: ``"auto"`` (default: patches + matrix product on CPU when ``groups == 1`` and
             there is no input dilation, XLA's convolution otherwise), ``"matmul"`` or ``"xla"``.
         name: The layer's name (default ``"{default}"``).
@@ -537,7 +546,8 @@ def _make_transpose(rank: int, kind: str, default_name: str) -> Callable[..., La
         activation: str | Callable[[Array], Array] | None = None,
         kernel_init: str | Callable[..., Array] = "glorot_uniform",
         bias_init: str | Callable[..., Array] = "zeros",
-        dtype: Any = jnp.float32,
+        dtype: Any = None,
+        param_dtype: Any = jnp.float32,
         name: str = default_name,
     ) -> Layer:
         where = f"{kind} '{name}'"
@@ -545,10 +555,13 @@ def _make_transpose(rank: int, kind: str, default_name: str) -> Callable[..., La
         stride = per_axis(strides, rank, where, "strides")
         dil = per_axis(dilation, rank, where, "dilation")
         pads = transpose_padding(padding, kernel, stride, dil, where)
+        dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+        param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
         inner = _conv(
             rank, kind, filters, kernel, strides=1, padding=pads, dilation=dil,
             input_dilation=stride, groups=1, use_bias=use_bias, activation=activation,
-            kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, algorithm="xla", name=name,
+            kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, param_dtype=param_dtype,
+            algorithm="xla", name=name,
         )  # fmt: skip
         flip = (slice(None, None, -1),) * rank
 
@@ -570,8 +583,8 @@ def _make_transpose(rank: int, kind: str, default_name: str) -> Callable[..., La
             "strides": list(stride),
             "padding": padding if isinstance(padding, str) else [list(p) for p in padding],
             "dilation": list(dil), "use_bias": use_bias, "activation": activation,
-            "kernel_init": kernel_init, "bias_init": bias_init, "dtype": jnp.dtype(dtype).name,
-            "name": name,
+            "kernel_init": kernel_init, "bias_init": bias_init, "dtype": dtype,
+            "param_dtype": param_dtype, "name": name,
         }  # fmt: skip
         return Layer(inner.init, apply, name, config)
 
@@ -600,7 +613,8 @@ _TRANSPOSE_DOC = r"""{rank}-D transposed convolution over ``(N, {axes}, C_in)`` 
         activation: Optional activation name or function.
         kernel_init: Kernel initializer (default ``"glorot_uniform"``).
         bias_init: Bias initializer (default ``"zeros"``).
-        dtype: Parameter dtype (default float32).
+        dtype: Compute dtype (default ``None``: as the input and parameters promote).
+        param_dtype: Parameter dtype (default float32).
         name: The layer's name (default ``"{default}"``).
 
     Returns:

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["Dense"]
@@ -22,7 +23,8 @@ def Dense(
     activation: str | Callable[[Array], Array] | None = None,
     kernel_init: str | Callable[..., Array] = "glorot_uniform",
     bias_init: str | Callable[..., Array] = "zeros",
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "dense",
 ) -> Layer:
     r"""Fully connected layer over the last axis.
@@ -36,7 +38,9 @@ def Dense(
             ``"relu"`` or a function (default ``None``: identity). As Keras' ``Dense(activation=)``.
         kernel_init: Initializer of :math:`W`, a name or function (default ``"glorot_uniform"``).
         bias_init: Initializer of :math:`b` (default ``"zeros"``).
-        dtype: The parameters' dtype (default float32).
+        dtype: The dtype it computes in (default ``None``: as the input and parameters
+            promote); parameters and input are cast to it (:mod:`jaxnn.dtypes`).
+        param_dtype: The parameters' dtype (default float32).
         name: The layer's name (default ``"dense"``).
 
     Returns:
@@ -65,6 +69,8 @@ def Dense(
     phi = None if activation is None else activations.get(activation)
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     b_init = initializers.get(bias_init, where=f"{where} bias_init")
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")
@@ -76,9 +82,9 @@ def Dense(
                 f"D_in; got {shape}.{hint}"
             )
         key_w, key_b = jax.random.split(key)
-        params = {"w": w_init(key_w, (shape[-1], units), dtype)}
+        params = {"w": w_init(key_w, (shape[-1], units), param_dtype)}
         if use_bias:
-            params["b"] = b_init(key_b, (units,), dtype)
+            params["b"] = b_init(key_b, (units,), param_dtype)
         return shape[:-1] + (units,), params, {}
 
     def apply(
@@ -86,6 +92,7 @@ def Dense(
     ) -> tuple[Array, State]:
         del key, train
         d_in = params["w"].shape[0]
+        params, x = compute_in(dtype, params, x)
         if x.ndim < 2 or x.shape[-1] != d_in:
             hint = " Add a batch axis, e.g. x[None]." if x.ndim == 1 else ""
             raise ValueError(f"{where}: x must have shape (N, ..., {d_in}); got {x.shape}.{hint}")
@@ -101,7 +108,8 @@ def Dense(
         "activation": activation,
         "kernel_init": kernel_init,
         "bias_init": bias_init,
-        "dtype": jnp.dtype(dtype).name,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)

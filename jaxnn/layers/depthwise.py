@@ -23,6 +23,7 @@ import jax.numpy as jnp
 
 from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.layers.conv import (
     _axes,
     _check_spatial,
@@ -81,6 +82,7 @@ def _depthwise(
     kernel_init: str | Callable[..., Array],
     bias_init: str | Callable[..., Array],
     dtype: Any,
+    param_dtype: Any,
     algorithm: str,
     name: str,
 ) -> Layer:
@@ -100,6 +102,8 @@ def _depthwise(
     phi = None if activation is None else activations.get(activation)
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     b_init = initializers.get(bias_init, where=f"{where} bias_init")
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")
@@ -109,9 +113,9 @@ def _depthwise(
             raise ValueError(f"{where}: input channels must be known (>= 1); got {shape}.")
         filters = shape[-1] * multiplier
         key_w, key_b = jax.random.split(key)
-        params = {"w": w_init(key_w, kernel + (1, filters), dtype)}
+        params = {"w": w_init(key_w, kernel + (1, filters), param_dtype)}
         if use_bias:
-            params["b"] = b_init(key_b, (filters,), dtype)
+            params["b"] = b_init(key_b, (filters,), param_dtype)
         return (
             (shape[0], *_out_spatial(shape, kernel, stride, dil, ones, pads), filters),
             params,
@@ -129,6 +133,7 @@ def _depthwise(
                 f"the {channels} input channels of init; got {x.shape}."
             )
         pads = _check_spatial(x.shape, padding, kernel, stride, dil, ones, where)
+        params, x = compute_in(dtype, params, x)
         use_taps = algorithm == "taps" or (algorithm == "auto" and jax.default_backend() == "cpu")
         if use_taps:
             y = _depthwise_taps(x, params["w"], kernel, stride, dil, pads)
@@ -143,7 +148,7 @@ def _depthwise(
         "padding": padding if isinstance(padding, str) else [list(p) for p in padding],
         "dilation": list(dil), "depth_multiplier": multiplier, "use_bias": use_bias,
         "activation": activation, "kernel_init": kernel_init, "bias_init": bias_init,
-        "dtype": jnp.dtype(dtype).name, "algorithm": algorithm, "name": name,
+        "dtype": dtype, "param_dtype": param_dtype, "algorithm": algorithm, "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)
 
@@ -159,7 +164,8 @@ def DepthwiseConv2D(
     use_bias: bool = True,
     kernel_init: str | Callable[..., Array] = "glorot_uniform",
     bias_init: str | Callable[..., Array] = "zeros",
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     algorithm: str = "auto",
     name: str = "depthwise_conv2d",
 ) -> Layer:
@@ -193,7 +199,8 @@ def DepthwiseConv2D(
         use_bias: Add a bias (default ``True``).
         kernel_init: Kernel initializer (default ``"glorot_uniform"``).
         bias_init: Bias initializer (default ``"zeros"``).
-        dtype: Parameter dtype (default float32).
+        dtype: Compute dtype (default ``None``: as the input and parameters promote).
+        param_dtype: Parameter dtype (default float32).
         algorithm: ``"auto"`` (default: ``"taps"`` on CPU, ``"xla"`` elsewhere), ``"taps"`` or
             ``"xla"``.
         name: The layer's name (default ``"depthwise_conv2d"``).
@@ -223,7 +230,8 @@ def DepthwiseConv2D(
     return _depthwise(
         2, "DepthwiseConv2D", kernel_size, strides=strides, padding=padding, dilation=dilation,
         depth_multiplier=depth_multiplier, use_bias=use_bias, activation=activation,
-        kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, algorithm=algorithm, name=name,
+        kernel_init=kernel_init, bias_init=bias_init, dtype=dtype, param_dtype=param_dtype,
+        algorithm=algorithm, name=name,
     )  # fmt: skip
 
 
@@ -240,7 +248,8 @@ def SeparableConv2D(
     depthwise_init: str | Callable[..., Array] = "glorot_uniform",
     pointwise_init: str | Callable[..., Array] = "glorot_uniform",
     bias_init: str | Callable[..., Array] = "zeros",
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     algorithm: str = "auto",
     name: str = "separable_conv2d",
 ) -> Layer:
@@ -267,7 +276,8 @@ def SeparableConv2D(
         depthwise_init: Initializer of :math:`W_d` (default ``"glorot_uniform"``).
         pointwise_init: Initializer of :math:`P` (default ``"glorot_uniform"``).
         bias_init: Bias initializer (default ``"zeros"``).
-        dtype: Parameter dtype (default float32).
+        dtype: Compute dtype (default ``None``: as the input and parameters promote).
+        param_dtype: Parameter dtype (default float32).
         algorithm: ``"auto"`` (default), ``"taps"`` or ``"xla"``.
         name: The layer's name (default ``"separable_conv2d"``).
 
@@ -297,16 +307,19 @@ def SeparableConv2D(
     check_positive_int(filters, where=where, arg="filters")
     initializers.get(depthwise_init, where=f"{where} depthwise_init")
     initializers.get(pointwise_init, where=f"{where} pointwise_init")
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
     depthwise = _depthwise(
         2, "SeparableConv2D", kernel_size, strides=strides, padding=padding, dilation=dilation,
         depth_multiplier=depth_multiplier, use_bias=False, activation=None,
-        kernel_init=depthwise_init, bias_init="zeros", dtype=dtype, algorithm=algorithm,
+        kernel_init=depthwise_init, bias_init="zeros", dtype=dtype, param_dtype=param_dtype,
+        algorithm=algorithm,
         name=name,
     )  # fmt: skip
     pointwise = _conv(
         2, "SeparableConv2D", filters, 1, strides=1, padding="valid", dilation=1,
         input_dilation=1, groups=1, use_bias=use_bias, activation=activation,
-        kernel_init=pointwise_init, bias_init=bias_init, dtype=dtype,
+        kernel_init=pointwise_init, bias_init=bias_init, dtype=dtype, param_dtype=param_dtype,
         algorithm="xla" if algorithm == "xla" else "auto", name=name,
     )  # fmt: skip
 
@@ -332,7 +345,7 @@ def SeparableConv2D(
         "dilation": list(per_axis(dilation, 2, where, "dilation")),
         "depth_multiplier": depth_multiplier, "activation": activation,
         "use_bias": use_bias, "depthwise_init": depthwise_init, "pointwise_init": pointwise_init,
-        "bias_init": bias_init, "dtype": jnp.dtype(dtype).name, "algorithm": algorithm,
-        "name": name,
+        "bias_init": bias_init, "dtype": dtype,
+        "param_dtype": param_dtype, "algorithm": algorithm, "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)

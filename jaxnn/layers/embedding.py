@@ -8,6 +8,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.encoding import check_labels
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
@@ -20,7 +21,8 @@ def Embedding(
     *,
     embedding_init: Any = "normal",
     mask_zero: bool = False,
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "embedding",
 ) -> Layer:
     r"""Looks up a learned vector for each integer id.
@@ -39,7 +41,8 @@ def Embedding(
             ids != 0}``, the dict a recurrent layer takes, so padded sequences need no separate
             mask (Keras' ``mask_zero``). Id 0 still has a row in the table: give
             ``num_embeddings`` = vocabulary + 1.
-        dtype: Parameter dtype (default float32).
+        dtype: The dtype of the vectors it returns (default ``None``: the table's).
+        param_dtype: The table's dtype (default float32).
         name: The layer's name (default ``"embedding"``).
 
     Returns:
@@ -71,6 +74,8 @@ def Embedding(
     check_positive_int(num_embeddings, where=where, arg="num_embeddings")
     check_positive_int(features, where=where, arg="features")
     table_init = initializers.get(embedding_init, where=f"{where} embedding_init")
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")
@@ -80,7 +85,7 @@ def Embedding(
         out: Any = shape + (features,)
         if mask_zero:
             out = {"inputs": out, "mask": shape}
-        return out, {"embedding": table_init(key, (num_embeddings, features), dtype)}, {}
+        return out, {"embedding": table_init(key, (num_embeddings, features), param_dtype)}, {}
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
@@ -89,7 +94,7 @@ def Embedding(
         if not jnp.issubdtype(jnp.asarray(x).dtype, jnp.integer):
             raise TypeError(f"{where}: x must hold integer ids; got dtype {jnp.asarray(x).dtype}.")
         check_labels(x, num_embeddings, where=where, arg="ids")
-        y = jnp.take(params["embedding"], x, axis=0, mode="clip")
+        y = compute_in(dtype, jnp.take(params["embedding"], x, axis=0, mode="clip"))
         if mask_zero:
             return {"inputs": y, "mask": jnp.asarray(x) != 0}, state
         return y, state
@@ -100,7 +105,8 @@ def Embedding(
         "features": features,
         "embedding_init": embedding_init,
         "mask_zero": mask_zero,
-        "dtype": jnp.dtype(dtype).name,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)

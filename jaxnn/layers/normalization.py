@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn.core import Layer, as_shape, check_positive_int, expand_to
+from jaxnn.dtypes import dtype_name
 from jaxnn.masking import check_batch_mask
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
@@ -92,7 +93,8 @@ def BatchNorm(
     epsilon: float = 1e-3,
     use_scale: bool = True,
     use_bias: bool = True,
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "batch_norm",
 ) -> Layer:
     r"""Batch normalisation over every axis but the features (the last).
@@ -127,7 +129,9 @@ def BatchNorm(
         epsilon: Added to the variance, > 0 (default 1e-3, as Keras).
         use_scale: Learn :math:`\gamma` (default ``True``).
         use_bias: Learn :math:`\beta` (default ``True``).
-        dtype: dtype of params and state (default float32).
+        dtype: The dtype of the output (default ``None``: the input's); the statistics run in
+            float32 (at least) either way.
+        param_dtype: The dtype of params and state (default float32).
         name: The layer's name (default ``"batch_norm"``).
 
     Returns:
@@ -163,6 +167,8 @@ def BatchNorm(
         ([[-1.0, -1.0], [1.0, 1.0]], True)
     """
     where = f"BatchNorm '{name}'"
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"{where}: momentum must be in [0, 1]; got {momentum}.")
     _check_epsilon(epsilon, where)
@@ -171,8 +177,11 @@ def BatchNorm(
         del key  # deterministic initial values
         shape = as_shape(input_shape, where=f"{where}.init")
         features = _check_features(shape, where)
-        state = {"mean": jnp.zeros((features,), dtype), "var": jnp.ones((features,), dtype)}
-        return shape, _affine_params(features, use_scale, use_bias, dtype), state
+        state = {
+            "mean": jnp.zeros((features,), param_dtype),
+            "var": jnp.ones((features,), param_dtype),
+        }
+        return shape, _affine_params(features, use_scale, use_bias, param_dtype), state
 
     def apply(
         params: Params,
@@ -186,7 +195,7 @@ def BatchNorm(
         del key
         _check_x(x, state["mean"].shape[0], where)
         check_batch_mask(batch_mask, x, where=where)
-        x, out_dtype = _wide(x)  # statistics and normalisation in float32 (at least)
+        x, out_dtype = _wide(x, dtype)  # statistics and normalisation in float32 (at least)
         if train:
             mean, var, has_rows = _batch_moments(x, batch_mask)
             new_state = {
@@ -208,7 +217,8 @@ def BatchNorm(
         "epsilon": epsilon,
         "use_scale": use_scale,
         "use_bias": use_bias,
-        "dtype": jnp.dtype(dtype).name,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)
@@ -219,7 +229,8 @@ def LayerNorm(
     epsilon: float = 1e-3,
     use_scale: bool = True,
     use_bias: bool = True,
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "layer_norm",
 ) -> Layer:
     r"""Layer normalisation over the features of each position separately.
@@ -234,7 +245,9 @@ def LayerNorm(
         epsilon: Added to the variance, > 0 (default 1e-3, as Keras; PyTorch uses 1e-5).
         use_scale: Learn :math:`\gamma` (default ``True``).
         use_bias: Learn :math:`\beta` (default ``True``).
-        dtype: dtype of the params (default float32).
+        dtype: The dtype of the output (default ``None``: the input's); the statistics run in
+            float32 (at least) either way.
+        param_dtype: The dtype of the params (default float32).
         name: The layer's name (default ``"layer_norm"``).
 
     Returns:
@@ -256,13 +269,15 @@ def LayerNorm(
         Array([[-1.,  1.]], dtype=float32)
     """
     where = f"LayerNorm '{name}'"
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
     _check_epsilon(epsilon, where)
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         del key  # deterministic initial values
         shape = as_shape(input_shape, where=f"{where}.init")
         features = _check_features(shape, where)
-        return shape, _affine_params(features, use_scale, use_bias, dtype), {}
+        return shape, _affine_params(features, use_scale, use_bias, param_dtype), {}
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
@@ -270,7 +285,7 @@ def LayerNorm(
         del key, train
         features = next(iter(params.values())).shape[0] if params else x.shape[-1]
         _check_x(x, features, where)
-        x, out_dtype = _wide(x)  # statistics in float32 (at least), the result in x's dtype
+        x, out_dtype = _wide(x, dtype)  # statistics in float32 (at least), the result in x's dtype
         mean = jnp.mean(x, axis=-1, keepdims=True)
         var = jnp.var(x, axis=-1, keepdims=True)
         y = _scale_and_shift(params, (x - mean) / jnp.sqrt(var + epsilon))
@@ -281,15 +296,21 @@ def LayerNorm(
         "epsilon": epsilon,
         "use_scale": use_scale,
         "use_bias": use_bias,
-        "dtype": jnp.dtype(dtype).name,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)
 
 
-def _wide(x: Array) -> tuple[Array, Any]:
-    """``x`` in at least float32 for the statistics, and the dtype to cast the result back to."""
+def _wide(x: Array, dtype: str | None) -> tuple[Array, Any]:
+    """``x`` in at least float32 for the statistics, and the dtype of the result.
+
+    The result is in the layer's ``dtype`` when it has one, else in ``x``'s (floating) dtype.
+    """
     compute = jnp.promote_types(x.dtype, jnp.float32)
+    if dtype is not None:
+        return x.astype(compute), jnp.dtype(dtype)
     return x.astype(compute), x.dtype if jnp.issubdtype(x.dtype, jnp.floating) else compute
 
 
@@ -334,7 +355,8 @@ def RMSNorm(
     epsilon: float = 1e-6,
     use_scale: bool = True,
     axis: int | tuple[int, ...] = -1,
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "rms_norm",
 ) -> Layer:
     r"""Root-mean-square normalisation: rescales each position by its RMS, without centring.
@@ -360,7 +382,9 @@ def RMSNorm(
         use_scale: Learn :math:`\gamma` (default ``True``).
         axis: The axis, or a tuple of axes, to normalise over, counted from the end (negative):
             default -1, the features; ``(-2, -1)`` normalises over the last two axes.
-        dtype: dtype of the params (default float32).
+        dtype: The dtype of the output (default ``None``: the input's); the statistics run in
+            float32 (at least) either way.
+        param_dtype: The dtype of the params (default float32).
         name: The layer's name (default ``"rms_norm"``).
 
     Returns:
@@ -392,6 +416,8 @@ def RMSNorm(
         Zhang & Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019.
     """
     where = f"RMSNorm '{name}'"
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
     _check_epsilon(epsilon, where)
     axes = _check_axis(axis, where)
 
@@ -399,7 +425,7 @@ def RMSNorm(
         del key  # deterministic initial values
         shape = as_shape(input_shape, where=f"{where}.init")
         sizes = _check_rms_shape(shape, axes, axis, where)
-        return shape, ({"gamma": jnp.ones(sizes, dtype)} if use_scale else {}), {}
+        return shape, ({"gamma": jnp.ones(sizes, param_dtype)} if use_scale else {}), {}
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
@@ -408,7 +434,7 @@ def RMSNorm(
         sizes = tuple(params["gamma"].shape) if "gamma" in params else ("*",) * len(axes)
         if x.ndim < 1 - axes[0] or ("gamma" in params and sizes != tuple(x.shape[a] for a in axes)):
             raise ValueError(f"{where}: x must have shape {_pattern(axes, sizes)}; got {x.shape}.")
-        wide, out_dtype = _wide(x)
+        wide, out_dtype = _wide(x, dtype)
         y = wide * jax.lax.rsqrt(jnp.mean(jnp.square(wide), axis=axes, keepdims=True) + epsilon)
         if "gamma" in params:
             broadcast = tuple(d if i - x.ndim in axes else 1 for i, d in enumerate(x.shape))
@@ -420,7 +446,8 @@ def RMSNorm(
         "epsilon": epsilon,
         "use_scale": use_scale,
         "axis": axes[0] if isinstance(axis, (int, np.integer)) else axes,
-        "dtype": jnp.dtype(dtype).name,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)
@@ -441,7 +468,8 @@ def GroupNorm(
     epsilon: float = 1e-3,
     use_scale: bool = True,
     use_bias: bool = True,
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "group_norm",
 ) -> Layer:
     r"""Group normalisation: each sample's channels split into groups, normalised per group.
@@ -471,7 +499,9 @@ def GroupNorm(
         epsilon: Added to the variance, > 0 (default 1e-3, as Keras; PyTorch uses 1e-5).
         use_scale: Learn :math:`\gamma` (default ``True``).
         use_bias: Learn :math:`\beta` (default ``True``).
-        dtype: dtype of the params (default float32).
+        dtype: The dtype of the output (default ``None``: the input's); the statistics run in
+            float32 (at least) either way.
+        param_dtype: The dtype of the params (default float32).
         name: The layer's name (default ``"group_norm"``).
 
     Returns:
@@ -502,6 +532,8 @@ def GroupNorm(
         Wu & He, "Group Normalization", ECCV 2018.
     """
     where = f"GroupNorm '{name}'"
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
     groups = check_positive_int(groups, where=where, arg="groups")
     _check_epsilon(epsilon, where)
 
@@ -510,7 +542,7 @@ def GroupNorm(
         shape = as_shape(input_shape, where=f"{where}.init")
         channels = _check_features(shape, where)
         _check_groups(groups, channels, where)
-        return shape, _affine_params(channels, use_scale, use_bias, dtype), {}
+        return shape, _affine_params(channels, use_scale, use_bias, param_dtype), {}
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
@@ -519,7 +551,7 @@ def GroupNorm(
         channels = next(iter(params.values())).shape[0] if params else x.shape[-1]
         _check_x(x, channels, where)
         _check_groups(groups, channels, where)
-        wide, out_dtype = _wide(x)
+        wide, out_dtype = _wide(x, dtype)
         grouped = jnp.reshape(wide, x.shape[:-1] + (groups, channels // groups))
         axes = (*range(1, x.ndim - 1), x.ndim)  # space and the channels of a group
         centred = grouped - jnp.mean(grouped, axis=axes, keepdims=True)
@@ -533,7 +565,8 @@ def GroupNorm(
         "epsilon": epsilon,
         "use_scale": use_scale,
         "use_bias": use_bias,
-        "dtype": jnp.dtype(dtype).name,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.types import Array, Params, PRNGKey, State
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
@@ -158,9 +159,12 @@ def _recurrent(
     forget_bias: float = 0.0,
     recurrent_bias: bool = False,
     config: Mapping[str, Any] | None = None,
-    dtype: Any = jnp.float32,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
 ) -> Layer:
     where = f"{kind} '{name}'"
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
     check_positive_int(units, where=where, arg="units")
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     h_init = initializers.get(recurrent_init, where=f"{where} recurrent_init")
@@ -177,14 +181,14 @@ def _recurrent(
             )
         key_x, key_h = jax.random.split(key)
         w_h = jnp.concatenate(
-            [h_init(k, (units, units), dtype) for k in jax.random.split(key_h, gates)], axis=1
+            [h_init(k, (units, units), param_dtype) for k in jax.random.split(key_h, gates)], axis=1
         )
-        b = jnp.zeros((gates * units,), dtype)
+        b = jnp.zeros((gates * units,), param_dtype)
         if forget_bias:
             b = b.at[units : 2 * units].set(forget_bias)
-        params = {"w_x": w_init(key_x, (shape[-1], gates * units), dtype), "w_h": w_h, "b": b}
+        params = {"w_x": w_init(key_x, (shape[-1], gates * units), param_dtype), "w_h": w_h, "b": b}
         if recurrent_bias:
-            params["b_h"] = jnp.zeros((gates * units,), dtype)
+            params["b_h"] = jnp.zeros((gates * units,), param_dtype)
         out: Any = (shape[0], shape[1], units) if return_sequences else (shape[0], units)
         if return_sequences and mask is not None:
             out = {"inputs": out, "mask": as_shape(mask, where=f"{where}.init")}
@@ -197,6 +201,7 @@ def _recurrent(
     ) -> tuple[Any, State]:
         del key, train
         x, mask, h0 = _split_input(x, where)
+        params, x = compute_in(dtype, params, x)
         d_in = params["w_x"].shape[0]
         if x.ndim != 3 or x.shape[-1] != d_in:
             raise ValueError(f"{where}: x must have shape (N, T, {d_in}); got {x.shape}.")
@@ -215,7 +220,7 @@ def _recurrent(
 
     layer_config = {"type": kind, "units": units, "return_sequences": return_sequences,
                     "return_state": return_state, "reverse": reverse, **(config or {}),
-                    "name": name}  # fmt: skip
+                    "dtype": dtype, "param_dtype": param_dtype, "name": name}  # fmt: skip
     return Layer(init, apply, name, layer_config)
 
 
@@ -225,6 +230,8 @@ def SimpleRNN(
     return_sequences: bool = False,
     return_state: bool = False,
     reverse: bool = False,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "simple_rnn",
 ) -> Layer:
     r"""An Elman RNN: :math:`h_t = \tanh(x_t W_x + h_{t-1} W_h + b)`.
@@ -236,6 +243,9 @@ def SimpleRNN(
         return_state: Also return the final state: the output becomes the tuple ``(y, h)``
             (default ``False``).
         reverse: Read the sequence from the end (default ``False``).
+        dtype: The dtype it computes in (default ``None``: as the input and parameters
+            promote); parameters and input are cast to it (:mod:`jaxnn.dtypes`).
+        param_dtype: The parameters' dtype (default float32).
         name: The layer's name (default ``"simple_rnn"``).
 
     Returns:
@@ -257,7 +267,8 @@ def SimpleRNN(
     """
     return _recurrent(
         "SimpleRNN", units, 1, _simple_cell, return_sequences=return_sequences,
-        return_state=return_state, reverse=reverse, name=name,
+        return_state=return_state, reverse=reverse, name=name, dtype=dtype,
+        param_dtype=param_dtype,
     )  # fmt: skip
 
 
@@ -267,6 +278,8 @@ def LSTM(
     return_sequences: bool = False,
     return_state: bool = False,
     reverse: bool = False,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "lstm",
 ) -> Layer:
     """Long short-term memory (gates i, f, g, o; see the module docstring).
@@ -287,7 +300,7 @@ def LSTM(
     """
     return _recurrent(
         "LSTM", units, 4, _lstm_cell, return_sequences=return_sequences, return_state=return_state,
-        reverse=reverse, name=name, forget_bias=1.0,
+        reverse=reverse, name=name, forget_bias=1.0, dtype=dtype, param_dtype=param_dtype,
     )  # fmt: skip
 
 
@@ -298,6 +311,8 @@ def GRU(
     return_state: bool = False,
     reverse: bool = False,
     reset_after: bool = True,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "gru",
 ) -> Layer:
     r"""Gated recurrent unit (gates z, r, n), by default as Keras 3, cuDNN and PyTorch compute it.
@@ -323,6 +338,9 @@ def GRU(
             ``False``).
         reverse: Read the sequence from the end (default ``False``).
         reset_after: Apply the reset gate after the recurrent product (default ``True``).
+        dtype: The dtype it computes in (default ``None``: as the input and parameters
+            promote); parameters and input are cast to it (:mod:`jaxnn.dtypes`).
+        param_dtype: The parameters' dtype (default float32).
         name: The layer's name (default ``"gru"``).
 
     Returns:
@@ -353,5 +371,5 @@ def GRU(
     return _recurrent(
         "GRU", units, 3, cell, return_sequences=return_sequences, return_state=return_state,
         reverse=reverse, name=name, recurrent_bias=reset_after,
-        config={"reset_after": reset_after},
+        config={"reset_after": reset_after}, dtype=dtype, param_dtype=param_dtype,
     )  # fmt: skip

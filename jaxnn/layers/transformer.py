@@ -30,6 +30,7 @@ import numpy as np
 from jaxnn import activations, initializers
 from jaxnn.combinators import residual, serial
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
+from jaxnn.dtypes import compute_in, dtype_name
 from jaxnn.layers.attention import MultiHeadAttention
 from jaxnn.layers.dense import Dense
 from jaxnn.layers.dropout import Dropout
@@ -63,6 +64,8 @@ def PositionalEmbedding(
     *,
     kind: str = "learned",
     embedding_init: Any = "normal",
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "positional_embedding",
 ) -> Layer:
     r"""Adds a position vector to each position of an ``(N, T, D)`` sequence.
@@ -78,6 +81,9 @@ def PositionalEmbedding(
         kind: ``"learned"`` (default) or ``"sinusoidal"``.
         embedding_init: Initializer of the learned table (default ``"normal"``:
             :math:`N(0, 0.05^2)`, as :func:`Embedding`); unused when sinusoidal.
+        dtype: The dtype it computes in (default ``None``: as the input and the table
+            promote); the input and table are cast to it.
+        param_dtype: The learned table's dtype (default float32).
         name: The layer's name (default ``"positional_embedding"``).
 
     Returns:
@@ -110,6 +116,8 @@ def PositionalEmbedding(
     if kind not in _KINDS:
         raise ValueError(f"{where}: kind must be one of {sorted(_KINDS)}; got {kind!r}.")
     table_init = initializers.get(embedding_init, where=f"{where} embedding_init")
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
 
     def check(shape: Shape) -> None:
         if shape[1] > max_length:
@@ -129,12 +137,13 @@ def PositionalEmbedding(
         check(shape)
         if kind == "sinusoidal":
             return shape, {}, {}
-        return shape, {"table": table_init(key, (max_length, shape[-1]), jnp.float32)}, {}
+        return shape, {"table": table_init(key, (max_length, shape[-1]), param_dtype)}, {}
 
     def apply(
         params: Params, state: State, x: Array, *, key: PRNGKey | None = None, train: bool = False
     ) -> tuple[Array, State]:
         del key, train
+        params, x = compute_in(dtype, params, x)
         d = params["table"].shape[-1] if kind == "learned" else x.shape[-1]
         if x.ndim != 3 or x.shape[-1] != d:
             raise ValueError(f"{where}: x must have shape (N, T, {d}); got {x.shape}.")
@@ -151,6 +160,8 @@ def PositionalEmbedding(
         "max_length": max_length,
         "kind": kind,
         "embedding_init": embedding_init,
+        "dtype": dtype,
+        "param_dtype": param_dtype,
         "name": name,
     }
     return Layer(init, apply, name, config)
@@ -166,6 +177,8 @@ def TransformerBlock(
     activation: str | Callable[[Array], Array] = "gelu",
     rope: bool = False,
     norm_epsilon: float = 1e-5,
+    dtype: Any = None,
+    param_dtype: Any = jnp.float32,
     name: str = "transformer_block",
 ) -> Layer:
     r"""A pre-norm transformer block: self-attention, then an MLP, each with a skip.
@@ -191,6 +204,9 @@ def TransformerBlock(
         rope: Rotary position embedding on the queries and keys (default ``False``; see
             :func:`MultiHeadAttention`); needs an even ``key_dim``.
         norm_epsilon: The LayerNorms' epsilon, > 0 (default 1e-5).
+        dtype: The inner layers' compute dtype (default ``None``: as the input and parameters
+            promote; see :mod:`jaxnn.dtypes`).
+        param_dtype: The inner layers' parameter dtype (default float32).
         name: The layer's name (default ``"transformer_block"``).
 
     Returns:
@@ -247,6 +263,9 @@ def TransformerBlock(
         activations.get(activation)
     except (TypeError, ValueError) as error:
         raise type(error)(f"{where}: activation: {error}") from error
+    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
+    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtypes = {"dtype": dtype, "param_dtype": param_dtype}
 
     @functools.lru_cache(maxsize=8)
     def body(d: int) -> Layer:
@@ -264,15 +283,15 @@ def TransformerBlock(
         hidden = max(1, round(mlp_ratio * d))
         drop = [Dropout(dropout)] if dropout > 0 else []
         attention = residual(
-            LayerNorm(epsilon=norm_epsilon),
-            MultiHeadAttention(num_heads, dk, causal=causal, rope=rope),
+            LayerNorm(epsilon=norm_epsilon, **dtypes),
+            MultiHeadAttention(num_heads, dk, causal=causal, rope=rope, **dtypes),
             *drop,
             name="attention",
         )
         mlp = residual(
-            LayerNorm(epsilon=norm_epsilon),
-            Dense(hidden, activation=activation, name="hidden"),
-            Dense(d, name="output"),
+            LayerNorm(epsilon=norm_epsilon, **dtypes),
+            Dense(hidden, activation=activation, name="hidden", **dtypes),
+            Dense(d, name="output", **dtypes),
             *drop,
             name="mlp",
         )
@@ -294,11 +313,13 @@ def TransformerBlock(
                 f"{where}: apply(train=True) with dropout={dropout} needs a key; got key=None. "
                 f"Pass key=jax.random.key(seed), or train=False for evaluation."
             )
+        x = compute_in(dtype, x)  # the residual stream too, not only the branches
         return body(x.shape[-1]).apply(params, state, x, key=key, train=train)
 
     config = {
         "type": "TransformerBlock", "num_heads": num_heads, "key_dim": key_dim,
         "mlp_ratio": mlp_ratio, "causal": causal, "dropout": dropout, "activation": activation,
-        "rope": rope, "norm_epsilon": norm_epsilon, "name": name,
+        "rope": rope, "norm_epsilon": norm_epsilon, "dtype": dtype, "param_dtype": param_dtype,
+        "name": name,
     }  # fmt: skip
     return Layer(init, apply, name, config)

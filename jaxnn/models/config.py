@@ -293,10 +293,23 @@ def _constructor(type_name: Any, where: str) -> Callable[..., Any]:
     )
 
 
+def _dtype_arguments(type_name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    """A built-in layer's arguments, with a file's single ``dtype`` read as ``param_dtype``.
+
+    Files written before layers had a separate compute dtype stored the parameters' dtype as
+    ``dtype`` (the layer computed as its input and parameters promote); they load as that.
+    """
+    if type_name not in _builtin_types() or "dtype" not in arguments:
+        return arguments
+    if "param_dtype" in arguments:
+        return arguments
+    return {**arguments, "dtype": None, "param_dtype": arguments["dtype"]}
+
+
 def _build(type_name: str, arguments: dict[str, Any], safe_mode: bool, where: str) -> Layer:
     """Calls the constructor of one (non-combinator, non-function) layer type."""
     constructor = _constructor(type_name, where)
-    decoded = _decode(arguments, safe_mode, where)
+    decoded = _decode(_dtype_arguments(type_name, arguments), safe_mode, where)
     if type_name == "Bidirectional":
         inner = decoded.pop("layer", None)
         if not isinstance(inner, str) or (

@@ -132,7 +132,7 @@ def _padded(real, padding, mask):
 )
 def test_batchnorm_with_mask_equals_batchnorm_on_the_real_rows(real_shape, mask):
     with jax.enable_x64(True):
-        bn = BatchNorm(momentum=0.8, epsilon=1e-3, dtype=jnp.float64)
+        bn = BatchNorm(momentum=0.8, epsilon=1e-3, param_dtype=jnp.float64)
         features = real_shape[-1]
         params = {
             "gamma": jnp.linspace(0.5, 2.0, features),
@@ -166,7 +166,7 @@ def test_batchnorm_with_mask_equals_batchnorm_on_the_real_rows(real_shape, mask)
 
 def test_batchnorm_mask_gradients_match_finite_differences():
     with jax.enable_x64(True):
-        bn = BatchNorm(momentum=0.7, dtype=jnp.float64)
+        bn = BatchNorm(momentum=0.7, param_dtype=jnp.float64)
         _, params, state = bn.init(jax.random.key(0), (-1, 3))
         params = {"gamma": jnp.array([0.5, 1.5, 2.0]), "beta": jnp.array([0.1, -0.2, 0.3])}
         x = jnp.asarray(rng(4).normal(size=(5, 3)))

@@ -97,9 +97,13 @@ def test_rms_norm_without_scale_and_params_dtype(key):
     x = rng(2).normal(size=(4, 3)).astype(np.float32)
     y, _ = RMSNorm(use_scale=False).apply(params, {}, jnp.asarray(x))
     np.testing.assert_allclose(y, np_rms(x, (-1,), 1e-6), rtol=1e-5, atol=ATOL)
-    _, params, _ = RMSNorm(dtype=jnp.bfloat16).init(key, (-1, 3))
+    _, params, _ = RMSNorm(param_dtype=jnp.bfloat16).init(key, (-1, 3))
     assert params["gamma"].dtype == jnp.bfloat16
     assert RMSNorm().apply(params, {}, jnp.asarray(x))[0].dtype == jnp.float32  # x's dtype
+    # A compute dtype: the output is in it, the statistics still in float32.
+    y16, _ = RMSNorm(dtype=jnp.bfloat16).apply({"gamma": jnp.ones(3)}, {}, jnp.asarray(x))
+    assert y16.dtype == jnp.bfloat16
+    np.testing.assert_allclose(np.float32(y16), np_rms(x, (-1,), 1e-6), rtol=1e-2, atol=1e-2)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -354,6 +354,8 @@ def test_config_records_return_state_and_reset_after():
         "return_sequences": False,
         "return_state": True,
         "reverse": False,
+        "dtype": None,
+        "param_dtype": "float32",
         "name": "simple_rnn",
     }
     assert LSTM(2).config["return_state"] is False

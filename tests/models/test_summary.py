@@ -463,7 +463,14 @@ def test_precision_gives_each_layer_its_dtypes_and_bytes(precision, param, compu
 
 
 def test_a_layer_kept_in_another_dtype_shows_the_column_and_an_unknown_policy_is_named():
-    s = summary(jaxnn.serial(Dense(2, dtype="bfloat16")), (-1, 3), print_fn=None)
+    s = summary(jaxnn.serial(Dense(2, param_dtype="bfloat16")), (-1, 3), print_fn=None)
     assert s.rows[0].param_dtype == "bfloat16" and "Dtype" in str(s)
+    # A layer's own compute dtype: float32 params, bfloat16 compute, per layer.
+    s = summary(jaxnn.serial(Dense(2, dtype="bfloat16"), Dense(1)), (-1, 3), print_fn=None)
+    assert [(r.param_dtype, r.compute_dtype) for r in s.rows] == [
+        ("float32", "bfloat16"),
+        ("float32", "float32"),
+    ]
+    assert re.search(r"^dense\s+Dense\s+\(None, 2\)\s+float32/bfloat16\s", str(s), re.M)
     with pytest.raises(ValueError, match=r"summary: unknown precision 'half'; choose one of"):
         summary(jaxnn.serial(Dense(2)), (-1, 3), precision="half", print_fn=None)
