@@ -17,7 +17,7 @@ ROOT = Path(jaxnn.__file__).parent
 # From the bottom up; the parts on one line may import each other's modules.
 LAYERS = [
     ["_version", "types", "_html"],
-    ["core", "paths", "capture", "masking", "activations", "initializers", "encoding"],
+    ["core", "paths", "capture", "masking", "activations", "initializers", "encoding", "dtypes"],
     ["combinators"],
     ["layers"],
     ["losses", "metrics", "regularizers", "optimizers"],
