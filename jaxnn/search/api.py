@@ -32,9 +32,12 @@ def search(
     r"""Trains a model for every configuration of a grid and several seeds; ranks them.
 
     Configurations that share an architecture (and the optimizer, batch size, epochs ...)
-    and differ only in the seed, the learning rate or the ``l1``/``l2`` rates train together:
-    their TrainStates are stacked and ``jax.vmap`` maps ``fit``'s compiled epochs over them,
-    one compilation per architecture. Each model gets what a separate
+    and differ only in the seed, the learning rate, the ``l1``/``l2`` rates or the rates of
+    their :func:`~jaxnn.layers.Dropout` layers train together: their TrainStates are stacked
+    and ``jax.vmap`` maps ``fit``'s compiled epochs over them, one compilation per
+    architecture (models that differ only in dropout rates are one architecture, rebuilt from
+    their config with each member's rate, :mod:`jaxnn.search.dropout`; a model without a config
+    trains one group per rate). Each model gets what a separate
     ``fit(model, data, seed=seed, ...)`` call gives (its parameters and history, to float
     precision), early stopping included (each model stops on its own). The memory a group
     needs is read from the compiled program first; a group too large for the device runs in
@@ -55,7 +58,8 @@ def search(
         data: ``(x, y)`` or ``(x, y, sample_weight)``, as for :func:`jaxnn.fit`.
         grid: A dict from names to lists of values: ``fit`` arguments (``learning_rate``,
             ``batch_size``, ``optimizer``, ``epochs`` ...), ``l1``/``l2`` (kernel penalty
-            rates) and the model's placeholders or parameters. Every combination is one
+            rates) and the model's placeholders or parameters (a dropout rate is one of these:
+            ``dropout({0.1,0.3})`` in a spec is ``drop_rate``). Every combination is one
             configuration (default: none, one configuration).
         seeds: How many seeds (``0 .. N-1``, default 1) or a list of seeds.
         sampler: ``"grid"`` (every combination, default), or with Optuna (``pip install
@@ -79,11 +83,12 @@ def search(
         A :class:`~jaxnn.search.SearchResult`.
 
     Raises:
-        ValueError: For an empty grid list or value set, a grid key that is neither a fit
-            argument nor a placeholder of the model (named, with the close ones), a
-            placeholder without values, a fit argument a search does not take (``seed``,
-            ``initial_state`` ...), an unknown sampler or monitor, ``trials`` without a
-            sampler that uses it; what ``fit`` refuses in the data.
+        ValueError: For a value the model refuses (a dropout rate outside ``[0, 1)``, named
+            with its value, before anything trains), an empty grid list or value set, a grid
+            key that is neither a fit argument nor a placeholder of the model (named, with the
+            close ones), a placeholder without values, a fit argument a search does not take
+            (``seed``, ``initial_state`` ...), an unknown sampler or monitor, ``trials``
+            without a sampler that uses it; what ``fit`` refuses in the data.
         TypeError: For an unknown fit argument, a missing ``loss``, or callbacks other than
             EarlyStopping.
         ImportError: For ``sampler="random"`` or ``"tpe"`` without Optuna.

@@ -3,7 +3,9 @@
 Configurations are put in *groups* that share everything static (the architecture, the
 optimizer, the batch size, the epochs ...); within a group, every configuration and seed is one
 *member*, and the members train together in one compiled call (:mod:`jaxnn.search.vectorized`),
-so a group compiles once however many seeds and learning rates it holds.
+so a group compiles once however many seeds, learning rates, ``l1``/``l2`` rates and dropout
+rates it holds. Models that differ only in the rates of their Dropout layers count as one
+architecture (:mod:`jaxnn.search.dropout`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from jaxnn import losses as losses_lib
 from jaxnn.callbacks import Callback, EarlyStopping, TerminateOnNaN
 from jaxnn.core import Layer
-from jaxnn.search import space
+from jaxnn.search import dropout, space
 from jaxnn.search.result import Best, Run, better, mode_of, summarise
 from jaxnn.search.vectorized import Member, Setup, Trained, Watch, train_group
 from jaxnn.train import data as data_lib
@@ -225,28 +227,60 @@ class _Group(NamedTuple):
     setup: Setup
     configs: list[int]
     members: list[Member]
+    models: list[Layer]  # each configuration's model, built with its values (its dropout rates)
+    arch: dropout.Architecture | None
+
+
+def _model(
+    p: Plan, model_values: dict[str, Any], cache: dict[str, tuple]
+) -> tuple[Layer, dropout.Architecture | None, tuple[str, str]]:
+    """A configuration's model, its dropout architecture and its group's architecture key.
+
+    The key is the model's description (its spec with the values, or its function's call),
+    or, for a model with Dropout layers and a config, that config without the rates.
+    """
+    described = p.template.describe(model_values)
+    if described not in cache:
+        model = p.template.build(model_values)
+        cache[described] = (model, dropout.architecture(model))
+    model, arch = cache[described]
+    return model, arch, ("model", described) if arch is None else ("config", arch.key)
+
+
+def _vectorise_dropout(group: _Group) -> _Group:
+    """Rebuilds the group's model per member when its dropout rates differ; else drops them."""
+    if group.arch is None:
+        return group
+    names = list(dropout.member_rates(group.arch))
+    if len({tuple(m.rates[n] for n in names) for m in group.members}) > 1:
+        setup = group.setup._replace(rebuild=dropout.rebuilder(group.arch))
+        return group._replace(setup=setup)
+    members = [m._replace(rates={k: v for k, v in m.rates.items() if k not in names})
+               for m in group.members]  # fmt: skip
+    return group._replace(members=members)
 
 
 def _groups(p: Plan, configs: list[dict[str, Any]], where: str) -> list[_Group]:
     """The configurations' groups, in the order of their first configuration."""
     found: dict[tuple, _Group] = {}
-    models: dict[str, Layer] = {}
+    cache: dict[str, tuple] = {}
     for index, config in enumerate(configs):
         model_values, static, rates = _split(config, p.template)
-        described = p.template.describe(model_values)
-        if described not in models:
-            models[described] = p.template.build(model_values)
-        key = (described, repr(sorted(static.items(), key=lambda kv: kv[0])), tuple(rates))
+        model, arch, shape = _model(p, model_values, cache)
+        if arch is not None:
+            rates = {**rates, **dropout.member_rates(arch)}
+        key = (shape, repr(sorted(static.items(), key=lambda kv: kv[0])), tuple(rates))
         if key not in found:
-            model = models[described]
             setup = _setup(p, model, static, rates, where)
-            found[key] = _Group(model, setup, [], [])
+            found[key] = _Group(model, setup, [], [], [], arch)
         group = found[key]
         group.configs.append(index)
+        group.models.append(model)
         group.members.extend(Member(index, seed, rates) for seed in p.seeds)
-    for group in found.values():
+    groups = [_vectorise_dropout(g) for g in found.values()]
+    for group in groups:
         _check_targets(group.setup, p.arrays, where)
-    return list(found.values())
+    return groups
 
 
 class _Progress:
@@ -317,7 +351,7 @@ def train_configs(
         )  # fmt: skip
         runs += [Run(config, t.member.seed, t.history.history, t.train_state, t.logs)
                  for t in members]  # fmt: skip
-    models = {i: g.model for g in groups for i in g.configs}
+    models = {i: m for g in groups for i, m in zip(g.configs, g.models, strict=True)}
     return Outcome(rows, runs, _best(p, rows, runs, configs, models), len(groups), sizes)
 
 

@@ -44,7 +44,8 @@ __all__ = [
 # Regularisation rates of every kernel (``l1_l2(l1, l2)``), a search's own grid keys.
 RATE_KEYS = ("l1", "l2")
 # Continuous hyperparameters: configurations differing only in these (and in the seed) train
-# together in one compiled call.
+# together in one compiled call. Dropout rates do too, whatever the grid calls them: they are
+# read from the model's config (jaxnn.search.dropout), not from these keys.
 VECTOR_KEYS = ("learning_rate", *RATE_KEYS)
 # fit arguments a grid may vary (each distinct value of the others is its own compiled group).
 FIT_GRID_KEYS = (

@@ -1,7 +1,9 @@
 """Many models in one compiled call: ``jax.vmap`` over stacked train states.
 
 The *members* of a group share one architecture, optimizer and batch size, and differ in their
-seed and in continuous hyperparameters (the learning rate, the ``l1``/``l2`` rates). Each member
+seed and in continuous hyperparameters (the learning rate, the ``l1``/``l2`` rates and the
+rates of the Dropout layers, for which the model is rebuilt inside the mapped function with the
+member's traced rates, :mod:`jaxnn.search.dropout`). Each member
 is trained as :func:`jaxnn.fit` trains one model, from the same pieces (:class:`Trainer`,
 :func:`make_objective`, :func:`make_update`) and with the same random draws: from
 ``key = jax.random.key(seed)``, the parameters from ``fold_in(key, 0)``, the validation split from
@@ -47,7 +49,11 @@ _MAX_EPOCHS_PER_CALL = 64
 
 
 class Member(NamedTuple):
-    """One model of a group: its configuration's index, its seed and its continuous values."""
+    """One model of a group: its configuration's index, its seed and its continuous values.
+
+    ``rates`` holds ``learning_rate``, ``l1``, ``l2`` and the dropout rates ``dropout[i]``, as
+    far as the members of the group differ in them.
+    """
 
     config: int
     seed: int
@@ -73,6 +79,9 @@ class Setup(NamedTuple):
     validation_batch_size: int
     stop_on_nan: bool
     fit_kwargs: dict[str, Any]
+    # ``rebuild(rates) -> Layer`` when the members differ in their dropout rates: the model with
+    # one member's (traced) rates; None trains ``model`` itself.
+    rebuild: Callable[[dict[str, Any]], Layer] | None = None
 
 
 class Trained(NamedTuple):
@@ -119,14 +128,15 @@ def _member_epochs(setup: Setup, n_train: int, n_val: int, max_epochs: int) -> C
     def run(
         rates: dict, ts: Any, guard: Any, train: Any, val: Any, key: Any, first: Any, count: Any
     ):
+        model = setup.model if setup.rebuild is None else setup.rebuild(rates)
         objective = make_objective(
-            setup.model, setup.loss, metrics=setup.metrics,
+            model, setup.loss, metrics=setup.metrics,
             regularizer=_regularizer(setup, rates), class_weight=setup.class_weight,
         )  # fmt: skip
         evaluator = None
         if n_val:
             evaluator = Evaluator(
-                make_objective(setup.model, setup.loss, metrics=setup.metrics),
+                make_objective(model, setup.loss, metrics=setup.metrics),
                 setup.metrics,
                 n=n_val,
                 batch_size=min(setup.validation_batch_size, n_val),
