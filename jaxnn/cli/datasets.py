@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxnn import data
+from jaxnn.cli import grain_data
 from jaxnn.cli.common import UserError, did_you_mean, unknown_name
 
 __all__ = [
@@ -130,6 +131,9 @@ class Dataset(NamedTuple):
         feature_names: One name per feature column of a CSV, else ``None``.
         images: Whether the samples are images (for ``samples.png``).
         preprocessing: For a CSV: how its columns became features, else ``None``.
+        grain: For ``grain:MODULE:FUNCTION``: the Grain datasets
+            (:class:`jaxnn.cli.grain_data.GrainData`), else ``None``; ``x_train`` and
+            ``y_train`` then hold the first training batch only (the shapes and classes).
     """
 
     name: str
@@ -142,6 +146,7 @@ class Dataset(NamedTuple):
     feature_names: list[str] | None
     images: bool
     preprocessing: Preprocessing | None = None
+    grain: Any = None
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -155,6 +160,8 @@ class Dataset(NamedTuple):
 
     def describe(self) -> str:
         """One line: sizes, sample shape and classes or target width."""
+        if self.grain is not None:
+            return str(self.grain.describe())
         test = 0 if self.x_test is None else len(self.x_test)
         if self.sequences:
             return (
@@ -187,12 +194,16 @@ def dataset_names() -> list[str]:
 
 
 def short_name(name: str) -> str:
-    """The data's name for a run folder: the set's name or the file's stem.
+    """The data's name for a run folder: the set's name, the file's stem, or the Grain function's.
 
     Example:
         >>> short_name("data/titanic.csv"), short_name("fashion-mnist")
         ('titanic', 'fashion_mnist')
+        >>> short_name("grain:data/pipe.py:make"), short_name("grain:pkg.pipe:make")
+        ('pipe_make', 'pipe_make')
     """
+    if grain_data.is_grain_data(name):
+        return grain_data.short_name(name)
     if _is_file_name(name):
         return Path(name).stem
     return name.lower().replace("-", "_")
@@ -212,11 +223,14 @@ def load_dataset(
     drop: str | None = None,
     categorical: str | None = None,
     preprocessing: Preprocessing | None = None,
+    allow_grain: bool = False,
 ) -> Dataset:
     """Loads ``--data``: a built-in set, MNIST-like IDX files, a CSV or an ``.npz`` file.
 
     Args:
-        name: A name from :func:`dataset_names`, or the path of a ``.csv`` or ``.npz`` file.
+        name: A name from :func:`dataset_names`, the path of a ``.csv`` or ``.npz`` file or
+            of a folder of ``.npy`` files, or ``grain:MODULE:FUNCTION``
+            (:mod:`jaxnn.cli.grain_data`).
         data_dir: For ``mnist``/``fashion_mnist``: the folder of the four IDX files.
         target: For a CSV: the target column.
         test_split: The fraction of samples held out for testing, 0 for none (MNIST keeps its
@@ -226,14 +240,24 @@ def load_dataset(
         categorical: For a CSV: numeric columns to one-hot encode, comma-separated.
         preprocessing: For a CSV: encode and scale as a trained model's run did, instead of
             fitting on this file.
+        allow_grain: Whether the command takes ``grain:`` data (it streams the batches).
 
     Returns:
         The :class:`Dataset`.
 
     Raises:
-        UserError: For an unknown name, a missing file or column; the library's ValueError for
+        UserError: For an unknown name, a missing file or column, ``grain:`` data where the
+            command does not take it or with CSV or IDX options; the library's ValueError for
             a malformed file (naming the file and line).
     """
+    if grain_data.is_grain_data(name):
+        given = {"--data-dir": data_dir, "--target": target, "--drop": drop}
+        given["--categorical"] = categorical
+        found = grain_data.load_grain(name, allowed=allow_grain, file_options=given)
+        x, images = found.x, found.x.ndim >= 3
+        return Dataset(
+            name, x, found.y, None, None, found.num_classes, None, None, images, None, found
+        )
     key = name.lower().replace("-", "_")
     if key in _IDX_SETS:
         return _idx_set(name, key, data_dir)
@@ -256,7 +280,8 @@ def load_run_data(
 ) -> Dataset:
     """The data of a run: ``config.toml``'s data options, with those ``given`` (not None) on top.
 
-    A CSV is encoded with the run's ``preprocessing`` when it has one.
+    A CSV is encoded with the run's ``preprocessing`` when it has one; ``grain:`` data comes
+    as its datasets (:mod:`jaxnn.cli.grain_data`).
 
     Raises:
         UserError: When neither names the data.
@@ -275,6 +300,7 @@ def load_run_data(
         drop=options["drop"],
         categorical=options["categorical"],
         preprocessing=preprocessing,
+        allow_grain=True,
     )
 
 

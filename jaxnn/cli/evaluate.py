@@ -49,6 +49,22 @@ def _split(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     return x, np.concatenate([dataset.y_train, dataset.y_test])
 
 
+def _grain_values(dataset: Dataset, split: str, saved: Any, options: dict) -> dict[str, Any]:
+    """The metrics of the ``test`` dataset that a ``grain:`` function returned."""
+    if split != "test":
+        raise UserError(
+            f"--split {split}: for --data {dataset.name!r} evaluate reads the 'test' dataset "
+            f"its function returns (--split test); the training data may have no end."
+        )
+    values = dataset.grain.test_values(saved.model, saved.train_state, **options)
+    if values is None:
+        raise UserError(
+            f"--data {dataset.name!r}: its function returns no 'test' dataset; return a dict "
+            f"with 'train' and 'test' to evaluate on one."
+        )
+    return dict(values)
+
+
 @click.command("evaluate")
 @click.argument("run", type=click.Path(exists=True, path_type=Path))
 @click.option("--data", metavar="NAME|FILE", help="Data to evaluate on (default: the run's).")
@@ -78,26 +94,28 @@ def evaluate(run: Path, split: str, batch_size: int, as_json: bool, **data: Any)
     found = open_run(run)
     saved = load_saved(found.model_path)
     dataset = load_run_data(found.config, Preprocessing.read(found.folder), **data)
-    x, y = _split(dataset, split)
-    check_input_shape(x.shape, saved.input_shape, f"{dataset.name!r}")
+    check_input_shape(dataset.x_train.shape, saved.input_shape, f"{dataset.name!r}")
     out_shape = tuple(saved.metadata["output_shape"])
     loss = trained_loss(found.config, saved.fit_kwargs, out_shape, dataset)
     metrics = ["accuracy"] if dataset.num_classes is not None else ["mae"]
-    result = evaluate_model(
-        saved.model,
-        saved.train_state,
-        (x, adapt_targets(y, loss)),
-        loss=loss,
-        metrics=metrics,
-        batch_size=batch_size,
-        precision=saved.fit_kwargs.get("precision"),
-    )
-    values = {k: v for k, v in result.items() if np.ndim(v) == 0}
-    values["samples"] = len(x)
+    options = {"loss": loss, "metrics": metrics, "precision": saved.fit_kwargs.get("precision")}
+    if dataset.grain is not None:
+        values = _grain_values(dataset, split, saved, options)
+    else:
+        x, y = _split(dataset, split)
+        result = evaluate_model(
+            saved.model,
+            saved.train_state,
+            (x, adapt_targets(y, loss)),
+            batch_size=batch_size,
+            **options,
+        )
+        values = {k: v for k, v in result.items() if np.ndim(v) == 0}
+        values["samples"] = len(x)
     if as_json:
         click.echo(json_text(values))
         return
-    click.echo(f"{dataset.name}, {split} split ({len(x):,} samples):")
+    click.echo(f"{dataset.name}, {split} split ({values['samples']:,} samples):")
     for name, value in values.items():
         if name != "samples":
             click.echo(f"  {name} {value:.4f}")

@@ -44,6 +44,8 @@ def _makers(
         makers.append(("history.png", lambda: viz.plot_history(history)))
     if dataset.num_classes is None or dataset.sequences:  # a confusion matrix of characters: no
         return makers
+    if dataset.grain is not None:  # the other plots need the samples in memory
+        return makers
     if dataset.x_test is not None and dataset.y_test is not None:
         x, y = dataset.x_test, dataset.y_test
     else:

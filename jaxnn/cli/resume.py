@@ -1,8 +1,9 @@
 """A run's checkpoint: what ``jaxnn train`` keeps after each finished epoch, and ``--resume``.
 
 ``checkpoint/last.msgpack`` in the run folder holds the TrainState after the last finished epoch
-(parameters, optimizer state, step and key), the history so far, and in its config the number
-of finished epochs, whether training had stopped, and the progress of ``--early-stopping``. With
+(parameters, optimizer state, step and key), the history so far, in its config the number of
+finished epochs, whether training had stopped, and the progress of ``--early-stopping``, and for
+streamed data (``--data grain:...``) the input position, where the next epoch's batches begin. With
 ``--early-stopping`` the best epoch's TrainState is kept as ``checkpoint/best-EEEE.msgpack``.
 Every file goes through :func:`jaxnn.checkpoint.save` (temporary file, fsync, rename), so a
 kill at any moment leaves the previous epoch's checkpoint whole. The folder is removed when the
@@ -49,6 +50,8 @@ class Resume(NamedTuple):
         stopped: Why training had stopped before its last epoch (early stopping), else ``None``.
         early_stopping: :meth:`EarlyStopping.state` at that point, or ``None``.
         best_state: The best epoch's TrainState, for ``restore_best_weights``, or ``None``.
+        input_position: Where a stream of batches stood after those epochs
+            (``fit(input_position=...)``), or ``None`` for arrays.
     """
 
     epoch: int
@@ -57,6 +60,7 @@ class Resume(NamedTuple):
     stopped: str | None
     early_stopping: dict[str, Any] | None
     best_state: TrainState | None
+    input_position: dict[str, Any] | None = None
 
 
 def _best_name(epoch: int) -> str:
@@ -103,7 +107,13 @@ class RunCheckpoint(Callback):
             "stopped": run.stop_reason if run.stop_training else None,
             "early_stopping": state,
         }
-        checkpoint.save(self.directory / _LAST, run.train_state, history=history, config=config)
+        checkpoint.save(
+            self.directory / _LAST,
+            run.train_state,
+            history=history,
+            config=config,
+            input_position=run.input_position,
+        )
         for old in self.directory.glob("best-*.msgpack"):
             if old.name != keep:
                 old.unlink(missing_ok=True)
@@ -150,7 +160,15 @@ def read_resume(folder: Path, target: TrainState) -> Resume | None:
             except ValueError as error:
                 raise UserError(f"cannot resume {str(folder)!r}: {error}") from None
     history = {k: list(v) for k, v in saved.history.items()}
-    return Resume(config["epoch"], saved.train_state, history, config.get("stopped"), state, best)
+    return Resume(
+        config["epoch"],
+        saved.train_state,
+        history,
+        config.get("stopped"),
+        state,
+        best,
+        saved.input_position,
+    )
 
 
 def write_history(path: Path, history: dict[str, list[float]]) -> None:

@@ -1,7 +1,8 @@
 """Run directories: what ``jaxnn train`` writes, and reading it back.
 
 A run directory holds ``config.toml`` (the resolved options of ``jaxnn train``, enough to rerun
-it with ``--config``), ``history.csv``, ``model.jaxnn``, ``test.json``, for a CSV
+it with ``--config``; data and model files, and the file of ``grain:FILE.py:FUNCTION``, as
+absolute paths), ``history.csv``, ``model.jaxnn``, ``test.json``, for a CSV
 ``preprocessing.json`` (how its columns became features), TensorBoard events under ``tb/`` and
 the plots; until the run has finished, ``checkpoint/`` (see :mod:`jaxnn.cli.resume`). Only
 these files belong to the run: ``--overwrite`` replaces them and leaves anything
@@ -24,6 +25,7 @@ from jaxnn._version import __version__
 from jaxnn.checkpoint import json_text, write_atomic
 from jaxnn.cli.common import UserError, did_you_mean
 from jaxnn.cli.datasets import short_name
+from jaxnn.cli.grain_data import GRAIN_PREFIX, grain_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -69,6 +71,7 @@ CONFIG_KEYS = (
     "learning_rate",
     "epochs",
     "batch_size",
+    "steps_per_epoch",
     "validation_split",
     "early_stopping",
     "seed",
@@ -143,7 +146,15 @@ def _is_path(key: str, value: Any) -> bool:
 
 def _absolute(key: str, value: Any) -> Any:
     """Paths as absolute paths, so a config works from any folder."""
+    file = grain_file(value) if key == "data" else None
+    if file is not None:  # grain:FILE.py:FUNCTION (a grain:MODULE stays as it is)
+        return _grain_with_file(value, Path(file).expanduser().resolve())
     return str(Path(value).resolve()) if _is_path(key, value) else value
+
+
+def _grain_with_file(value: str, file: Path) -> str:
+    """``grain:FILE.py:FUNCTION`` with another path of the file."""
+    return f"{GRAIN_PREFIX}{file}:{value.rpartition(':')[2]}"
 
 
 def read_config(path: Path) -> dict[str, Any]:
@@ -167,6 +178,11 @@ def read_config(path: Path) -> dict[str, Any]:
     for key in _PATH_KEYS:
         if _is_path(key, config.get(key)):
             config[key] = str(Path(path).parent / Path(config[key]).expanduser())
+    file = grain_file(config.get("data"))
+    if file is not None:
+        config["data"] = _grain_with_file(
+            config["data"], Path(path).parent / Path(file).expanduser()
+        )
     return config
 
 

@@ -45,6 +45,7 @@ from jaxnn.core import Layer
 from jaxnn.models import save_model
 from jaxnn.precision import POLICIES
 from jaxnn.train import TrainState, evaluate, fit
+from jaxnn.train.grain_input import GRAIN_EXTRA
 
 __all__ = ["device_name", "train"]
 
@@ -82,9 +83,13 @@ _OPTIONS = [
         metavar="NAME|FILE",
         shell_complete=_complete_data,
         help=f"A data set ({', '.join(dataset_names())}; - or _ alike), a .csv file (with "
-        f"--target), an .npz file with arrays x and y (and optionally x_test, y_test), or a "
+        f"--target), an .npz file with arrays x and y (and optionally x_test, y_test), a "
         f"folder of x.npy and y.npy (optionally x_test.npy, y_test.npy; memory-mapped, so x "
-        f"may be larger than memory).",
+        f"may be larger than memory), or grain:MODULE:FUNCTION (or grain:FILE.py:FUNCTION): "
+        f"your function, imported from the current folder or PYTHONPATH and run (it is your "
+        f"code) with no arguments, returns a Grain dataset of (x, y) batches, or a dict with "
+        f"'train' and optionally 'validation', 'test' and 'num_classes' (needs "
+        f"{GRAIN_EXTRA}).",
     ),
     click.option(
         "--data-dir",
@@ -135,7 +140,17 @@ _OPTIONS = [
         help="Default: per data set, else the optimizer's own.",
     ),
     click.option("--epochs", type=click.IntRange(1), help="Default: per data set."),
-    click.option("--batch-size", type=click.IntRange(1), help="Default: 32."),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(1),
+        help="Default: 32 (for grain: data, the dataset's batches).",
+    ),
+    click.option(
+        "--steps-per-epoch",
+        type=click.IntRange(1),
+        help="For grain: data: batches per epoch (default: one pass); an endless dataset "
+        "(repeat()) needs it.",
+    ),
     click.option(
         "--validation-split",
         type=_FRACTION,
@@ -252,8 +267,11 @@ def _plan(options: dict[str, Any]) -> _Plan:
         seed=options["seed"],
         drop=options.get("drop"),
         categorical=options.get("categorical"),
+        allow_grain=True,
     )
-    base = defaults(dataset)
+    if dataset.grain is not None:
+        options["test_split"] = None  # the function's 'test' dataset is the test set
+    base = _defaults(dataset, options)
     options["model"] = options.get("model") or base["model"]
     source = load_source(options["model"])
     out_shape, params = output_shape(source.model, dataset.input_shape)
@@ -261,6 +279,11 @@ def _plan(options: dict[str, Any]) -> _Plan:
     loss = options.get("loss") or source.loss or default_loss(out_shape, dataset)
     optimizer = options.get("optimizer") or source.optimizer or base["optimizer"]
     loss, optimizer = check_names(loss, optimizer)
+    if dataset.grain is not None and adapt_targets(dataset.y_train, loss) is not dataset.y_train:
+        raise UserError(
+            f"the loss {loss} takes one score per sample: the batches of {dataset.name!r} need "
+            f"y of shape (B, 1), or end the model with dense({dataset.num_classes})."
+        )
     if options.get("learning_rate") is None and optimizer == base["optimizer"]:
         options["learning_rate"] = base.get("learning_rate")
     for key in ("epochs", "batch_size", "validation_split"):
@@ -270,6 +293,18 @@ def _plan(options: dict[str, Any]) -> _Plan:
         optimizer=optimizer if isinstance(optimizer, str) else None,
     )
     return _Plan(options, dataset, source.model, loss, optimizer, out_shape, params)
+
+
+def _defaults(dataset: Dataset, options: dict[str, Any]) -> dict[str, Any]:
+    """The data's default options; for Grain data its batches' (options checked against them)."""
+    if dataset.grain is not None:
+        return dict(dataset.grain.defaults(defaults(dataset), options))
+    if options.get("steps_per_epoch") is not None:
+        raise UserError(
+            f"--steps-per-epoch is for --data grain:...; {dataset.name!r} trains on all its "
+            f"rows each epoch (ceil(N / batch size) steps)."
+        )
+    return defaults(dataset)
 
 
 def _callbacks(
@@ -327,15 +362,22 @@ def _fit_call(
     plan: _Plan, folder: Path, given: dict[str, Any], resume: Resume | None
 ) -> tuple[Any, Any]:
     options, dataset = plan.options, plan.dataset
+    if dataset.grain is not None:  # the batches stream from the Grain datasets
+        position = None if resume is None else resume.input_position
+        data = dataset.grain.fit_arguments(options, position)
+    else:
+        data = {
+            "data": (dataset.x_train, adapt_targets(dataset.y_train, plan.loss)),
+            "validation_split": options["validation_split"] or None,
+        }
     return fit(
         plan.model,
-        (dataset.x_train, adapt_targets(dataset.y_train, plan.loss)),
+        **data,
         loss=plan.loss,
         optimizer=plan.optimizer,
         learning_rate=options.get("learning_rate"),
         epochs=options["epochs"],
         batch_size=options["batch_size"],
-        validation_split=options["validation_split"] or None,
         metrics=_metrics(dataset),
         callbacks=_callbacks(folder, plan, given, resume),
         seed=options["seed"],
@@ -348,13 +390,16 @@ def _fit_call(
 
 def _test(plan: _Plan, train_state: Any, folder: Path) -> tuple[dict[str, Any], list[Path]]:
     """Evaluates the held-out test set; writes ``test.json``."""
-    dataset = plan.dataset
+    dataset, metrics = plan.dataset, _metrics(plan.dataset)
+    if dataset.grain is not None:  # the function's 'test' dataset, if it gave one
+        found = dataset.grain.test_values(plan.model, train_state, loss=plan.loss, metrics=metrics)
+        return (
+            ({}, []) if found is None else (found, [write_json_file(folder / "test.json", found)])
+        )
     if dataset.x_test is None or dataset.y_test is None:
         return {}, []
     y = adapt_targets(dataset.y_test, plan.loss)
-    result = evaluate(
-        plan.model, train_state, (dataset.x_test, y), loss=plan.loss, metrics=_metrics(dataset)
-    )
+    result = evaluate(plan.model, train_state, (dataset.x_test, y), loss=plan.loss, metrics=metrics)
     values = {k: v for k, v in result.items() if np.ndim(v) == 0}
     values["samples"] = len(dataset.x_test)
     return values, [write_json_file(folder / "test.json", values)]
@@ -410,6 +455,8 @@ def train(ctx: click.Context, **given: Any) -> None:
     """Train a model on a data set and write a run directory.
 
     Example: jaxnn train --data digits --model "dense(128,relu) dropout(0.1) dense(10)"
+
+    From a Grain pipeline, make() in pipeline.py: jaxnn train --data grain:pipeline:make
     """
     quiet = given["quiet"]
     resume = None

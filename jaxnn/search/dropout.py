@@ -42,27 +42,25 @@ class Architecture(NamedTuple):
     rates: tuple[float, ...]
 
 
-def _blank(value: Any, rates: list[float]) -> Any:
-    """A copy of a config with every Dropout's rate replaced by None; the rates go to ``rates``."""
+def _map_rates(value: Any, replace: Callable[[Any], Any]) -> Any:
+    """A copy of a config with every Dropout's rate ``r`` replaced by ``replace(r)``, in order."""
     if isinstance(value, list):
-        return [_blank(v, rates) for v in value]
+        return [_map_rates(v, replace) for v in value]
     if not isinstance(value, dict):
         return value
     if value.get("type") == _TYPE and _RATE in value:
-        rates.append(float(value[_RATE]))
-        return {**value, _RATE: None}
-    return {k: _blank(v, rates) for k, v in value.items()}
+        return {**value, _RATE: replace(value[_RATE])}
+    return {k: _map_rates(v, replace) for k, v in value.items()}
+
+
+def _blank(value: Any, rates: list[float]) -> Any:
+    """A copy of a config with every Dropout's rate replaced by None; the rates go to ``rates``."""
+    return _map_rates(value, lambda rate: rates.append(float(rate)))  # append returns None
 
 
 def _fill(value: Any, rates: list[Any]) -> Any:
     """Undoes :func:`_blank`, taking the rates from the front of ``rates`` (which may be traced)."""
-    if isinstance(value, list):
-        return [_fill(v, rates) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if value.get("type") == _TYPE and _RATE in value:
-        return {**value, _RATE: rates.pop(0)}
-    return {k: _fill(v, rates) for k, v in value.items()}
+    return _map_rates(value, lambda _: rates.pop(0))
 
 
 def architecture(model: Layer) -> Architecture | None:

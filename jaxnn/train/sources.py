@@ -25,6 +25,7 @@ from typing import Any
 
 from jaxnn.train import data as data_lib
 from jaxnn.train import split as split_lib
+from jaxnn.train.grain_input import process_share
 from jaxnn.train.streams import BatchStream, is_stream
 
 __all__ = ["FitData", "read", "read_inputs"]
@@ -190,7 +191,8 @@ def read(
     Args:
         data: Arrays ``(x, y[, sample_weight])`` (NumPy, JAX, memory-mapped, or split over
             the devices), or a stream of such batches (an iterable, a generator, a Grain
-            dataset).
+            dataset; on a mesh over several processes each reads its share of a Grain
+            ``MapDataset``, :mod:`jaxnn.train.grain_input`).
         sample_weight: ``(N,)`` weights for arrays (a stream carries its own).
         placement: The mesh of the devices, or ``None``.
         validation_split: ``fit``'s argument, refused here where the data cannot be split.
@@ -210,8 +212,9 @@ def read(
                 "batches, (x, y, sample_weight)."
             )
         stream = BatchStream(
-            data, where=where, steps_per_epoch=steps_per_epoch, position=_position(position)
-        )
+            data, where=where, steps_per_epoch=steps_per_epoch, position=_position(position),
+            share=process_share(placement),
+        )  # fmt: skip
         return FitData(stream, local=stream.first)
     if steps_per_epoch is not None:
         raise ValueError(

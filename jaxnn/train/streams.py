@@ -19,6 +19,10 @@ device while the device trains on the last one (:func:`prefetched`). The *positi
 (:meth:`BatchStream.position`) is a small JSON dict saved in checkpoints and whole-model
 files: the batches taken from the current pass, and a Grain iterator's own state. A stream
 started at a saved position yields the batches an uninterrupted run would have seen next.
+
+On several processes each reads its own share of a Grain dataset, step for step
+(:mod:`jaxnn.train.grain_input`), and each step's batches of all processes form one global
+batch.
 """
 
 from __future__ import annotations
@@ -32,31 +36,19 @@ import jax
 import numpy as np
 
 from jaxnn.train import data as data_lib
+from jaxnn.train.grain_input import (
+    GRAIN_EXTRA,
+    PADDING,
+    MapReader,
+    check_share,
+    grain_module,
+    grain_state,
+    is_grain,
+    iterate,
+    set_grain_state,
+)
 
 __all__ = ["GRAIN_EXTRA", "BatchStream", "grain_module", "is_grain", "is_stream", "prefetched"]
-
-GRAIN_EXTRA = "pip install 'jaxnn[grain]'"
-
-
-def is_grain(obj: Any) -> bool:
-    """Whether ``obj`` is a Grain object (a dataset, a DataLoader or one of their iterators)."""
-    return type(obj).__module__.split(".")[0] == "grain"
-
-
-def grain_module(where: str) -> Any:
-    """The ``grain`` module.
-
-    Raises:
-        ImportError: When Grain is not installed, naming the extra that installs it.
-    """
-    try:
-        import grain
-    except ImportError as error:
-        raise ImportError(
-            f"{where}: Grain datasets need the grain package, which is not installed; "
-            f"install it with {GRAIN_EXTRA}."
-        ) from error
-    return grain
 
 
 def is_stream(data: Any) -> bool:
@@ -83,70 +75,6 @@ class Spec(NamedTuple):
     weighted: bool
 
 
-def _grain_state(it: Any) -> Any:
-    state = it.get_state() if hasattr(it, "get_state") else None
-    return {"bytes": state.decode()} if isinstance(state, bytes) else state
-
-
-def _set_grain_state(it: Any, state: Any) -> None:
-    it.set_state(state["bytes"].encode() if isinstance(state, dict) and "bytes" in state else state)
-
-
-class _ByIndex:
-    """A Grain ``MapDataset`` read element by element in order, in the reading thread.
-
-    Grain's own iterator over a ``MapDataset`` reads ahead with 16 threads, and ``fit`` already
-    reads the next chunk in its background thread; this reader uses that one thread only.
-    Measured on 2 cores (the MLP task of ``experiments/bench_input.py``), the throughput is the
-    same either way (0.84x and 0.86x of the arrays', within run-to-run noise): what it buys is
-    no idle threads and a position that is one index. Elements a ``filter`` dropped (``None``)
-    are skipped, as Grain's iterator does. For Grain's threads (an expensive ``map`` on many
-    cores), pass ``ds.to_iter_dataset(grain.ReadOptions(...))`` instead.
-    """
-
-    def __init__(self, dataset: Any) -> None:
-        """Starts at the first element."""
-        self.dataset, self.next_index = dataset, 0
-
-    def __iter__(self) -> _ByIndex:
-        """This reader."""
-        return self
-
-    def __next__(self) -> Any:
-        """The next element that is not ``None``."""
-        while self.next_index < len(self.dataset):
-            item = self.dataset[self.next_index]
-            self.next_index += 1
-            if item is not None:
-                return item
-        raise StopIteration
-
-    def get_state(self) -> dict[str, int]:
-        """The position, as Grain's iterator states it."""
-        return {"next_index": self.next_index}
-
-    def set_state(self, state: Any) -> None:
-        """Moves to a saved position.
-
-        Raises:
-            ValueError: For a state that is not ``{"next_index": int >= 0}``.
-        """
-        index = state.get("next_index") if isinstance(state, dict) else None
-        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            raise ValueError(
-                f"the saved input position of a Grain MapDataset must be "
-                f"{{'next_index': int >= 0}}; got {state!r}."
-            )
-        self.next_index = index
-
-
-def _iterate(source: Any) -> Any:
-    """An iterator over ``source`` (a Grain ``MapDataset`` through :class:`_ByIndex`)."""
-    if is_grain(source) and isinstance(source, grain_module("fit").MapDataset):
-        return _ByIndex(source)
-    return iter(source)
-
-
 class BatchStream:
     """Checked, padded batches of an iterable, a generator or a Grain dataset.
 
@@ -157,10 +85,14 @@ class BatchStream:
         steps_per_epoch: Batches per epoch, or ``None`` for one pass (until a one-shot
             iterator ends).
         position: A :meth:`position` to start from, or ``None`` for the start.
+        share: ``(process index, number of processes)`` when a mesh spans several processes:
+            a Grain ``MapDataset`` is then read in shares, the same number of steps in each
+            process (:mod:`jaxnn.train.grain_input`); ``None`` reads everything.
 
     Raises:
         ValueError: For an empty source (no first batch), a first batch that is not
-            ``(x, y[, sample_weight])``, or ``steps_per_epoch`` below 1.
+            ``(x, y[, sample_weight])``, ``steps_per_epoch`` below 1, or a Grain dataset that
+            the processes cannot share (:func:`~jaxnn.train.grain_input.check_share`).
         TypeError: For a first batch of strings, objects or complex numbers.
         ImportError: For a Grain dataset when Grain is not installed (the extra named).
     """
@@ -173,34 +105,45 @@ class BatchStream:
         need_y: bool = True,
         steps_per_epoch: int | None = None,
         position: dict[str, Any] | None = None,
+        share: tuple[int, int] | None = None,
     ) -> None:
         """Opens the first iterator, moves it to ``position`` and reads the first batch."""
         if is_grain(source):
-            grain = grain_module(where)
-            if jax.process_count() > 1 and isinstance(source, grain.MapDataset):
-                source = source[jax.process_index() :: jax.process_count()]  # this host's share
-        if steps_per_epoch is not None and (
-            isinstance(steps_per_epoch, bool)
-            or not isinstance(steps_per_epoch, (int, np.integer))
-            or steps_per_epoch < 1
-        ):
-            raise ValueError(
-                f"{where}: steps_per_epoch must be an int >= 1 or None; got {steps_per_epoch!r}."
-            )
+            grain_module(where)
+            if share is not None:
+                check_share(source, share, where=where)
+        _check_steps(steps_per_epoch, where)
         self.where, self.need_y, self.steps_per_epoch = where, need_y, steps_per_epoch
-        self.source, self._it = source, _iterate(source)
+        self.source, self.share = source, share
+        self._it = iterate(source, share)
         self.one_shot = self._it is source
-        self.length = None if self.one_shot or not hasattr(source, "__len__") else len(source)
+        sized = self._it if isinstance(self._it, MapReader) else source  # a share's length
+        self.length = None if self.one_shot or not hasattr(sized, "__len__") else len(sized)
         self.taken = 0  # batches taken from the current pass (all of them, for a one-shot one)
         self._ahead: list[Any] = []
         if position is not None and (self.one_shot or steps_per_epoch is not None):
             self._seek(position)
-        first = self._raw()
+        x, y, w = self._first(position)
+        y_spec = None if y is None else (tuple(y.shape[1:]), y.dtype)
+        # A resumed stream may start at a smaller, last batch of a pass: the size comes along.
+        rows = max(int(x.shape[0]), int((position or {}).get("batch", 0)))
+        self.spec = Spec(rows, (tuple(x.shape[1:]), x.dtype), y_spec, w is not None)
+        self.first = data_lib.Arrays(x, y, np.ones(len(x), np.float32) if w is None else w)
+
+    def _first(self, position: dict[str, Any] | None) -> tuple[Any, Any, Any]:
+        """Reads the first batch (kept to be read again) and checks its arrays."""
+        where, first = self.where, self._raw()
         if first is None:
             raise ValueError(
                 f"{where}: the data iterator is empty: it yielded no batch"
                 f"{' from the saved position' if position else ''}; give at least one batch "
                 f"of (x, y)."
+            )
+        if first is PADDING:
+            raise ValueError(
+                f"{where}: the first element of process {self.share[0] if self.share else 0}'s "
+                f"share of the Grain MapDataset was dropped by a filter; each process's first "
+                f"batch fixes the batch shapes, so it must hold rows."
             )
         self._ahead.append(first)
         self.taken -= 1
@@ -208,11 +151,7 @@ class BatchStream:
         for name, a in (("x", x), ("y", y), ("sample_weight", w)):
             if a is not None:
                 data_lib._check_numeric(a, f"{name} of batch 1", where)
-        y_spec = None if y is None else (tuple(y.shape[1:]), y.dtype)
-        # A resumed stream may start at a smaller, last batch of a pass: the size comes along.
-        rows = max(int(x.shape[0]), int((position or {}).get("batch", 0)))
-        self.spec = Spec(rows, (tuple(x.shape[1:]), x.dtype), y_spec, w is not None)
-        self.first = data_lib.Arrays(x, y, np.ones(len(x), np.float32) if w is None else w)
+        return x, y, w
 
     def shapes(self) -> tuple[Any, ...]:
         """``ShapeDtypeStruct`` of one padded batch of x, y and w (``y`` may be ``None``)."""
@@ -229,7 +168,7 @@ class BatchStream:
     def _seek(self, position: dict[str, Any]) -> None:
         state = position.get("state")
         if state is not None and hasattr(self._it, "set_state"):
-            _set_grain_state(self._it, state)
+            set_grain_state(self._it, state)
             self.taken = int(position.get("taken", 0))
             return
         for _ in range(int(position.get("taken", 0))):  # plain Python: read up to the position
@@ -249,11 +188,11 @@ class BatchStream:
         return batch
 
     def _next_pass(self) -> None:
-        self._it, self.taken = _iterate(self.source), 0
+        self._it, self.taken = iterate(self.source, self.share), 0
 
     def position(self) -> dict[str, Any]:
         """Where the stream is (JSON): batches taken from this pass, Grain state, batch size."""
-        state = None if self._ahead else _grain_state(self._it)
+        state = None if self._ahead else grain_state(self._it)
         return {"taken": self.taken, "state": state, "batch": self.spec.batch}
 
     def epoch(self, epoch: int) -> Iterator[tuple[Any, Any, Any, np.ndarray]]:
@@ -303,6 +242,8 @@ class BatchStream:
 
     def _padded(self, raw: Any, number: int, epoch: int | None) -> tuple[Any, Any, Any, Any]:
         """Checks batch ``number`` against the spec and pads it to ``spec.batch`` rows."""
+        if raw is PADDING:  # this process's share has no element at this step: all masked
+            return self._masked()
         x, y, w = self._parts(raw, number, epoch)
         spec, rows = self.spec, x.shape[0]
         expected = [("x", x, spec.x)] + ([] if spec.y is None else [("y", y, spec.y)])
@@ -341,6 +282,11 @@ class BatchStream:
             x, y, w = fill(x), None if y is None else fill(y), np.concatenate([w, np.zeros(pad)])
         return x, y, w.astype(np.float32), mask
 
+    def _masked(self) -> tuple[Any, Any, Any, Any]:
+        """A batch of ``spec.batch`` zero rows, every one masked."""
+        x, y, w = (None if s is None else np.zeros(s.shape, s.dtype) for s in self.shapes())
+        return x, y, w, np.zeros(self.spec.batch, np.float32)
+
     def chunks(self, epoch: int, size: int, *, hold_out: int = 0, placement: Any = None) -> Any:
         """``(kind, batches, rows, position)`` items of ``epoch`` for :func:`prefetched`.
 
@@ -366,6 +312,17 @@ class BatchStream:
             yield ("train", *_stacked(pending, placement), self.position())
         if held:
             yield ("val", *_stacked(held, placement), self.position())
+
+
+def _check_steps(steps_per_epoch: Any, where: str) -> None:
+    if steps_per_epoch is not None and (
+        isinstance(steps_per_epoch, bool)
+        or not isinstance(steps_per_epoch, (int, np.integer))
+        or steps_per_epoch < 1
+    ):
+        raise ValueError(
+            f"{where}: steps_per_epoch must be an int >= 1 or None; got {steps_per_epoch!r}."
+        )
 
 
 def _in(epoch: int | None) -> str:

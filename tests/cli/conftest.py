@@ -45,6 +45,29 @@ def invoke(*args, input=None):
     return CliRunner().invoke(cli, [str(a) for a in args], env=ENV, input=input)
 
 
+class KilledError(Exception):
+    """Stands for a SIGKILL right after an epoch's checkpoint was written."""
+
+
+def train_killed_after_epoch(monkeypatch, *args, epoch=1):
+    """Runs `jaxnn train ARGS` in this process, killed right after epoch ``epoch``'s checkpoint.
+
+    Returns Click's Result; its ``exception`` is a :class:`KilledError`.
+    """
+    from jaxnn.cli import resume as resume_lib
+
+    save = resume_lib.RunCheckpoint.on_epoch_end
+
+    def save_then_die(self, done, logs, run):
+        save(self, done, logs, run)
+        if done == epoch:
+            raise KilledError
+
+    with monkeypatch.context() as patch:
+        patch.setattr(resume_lib.RunCheckpoint, "on_epoch_end", save_then_die)
+        return invoke("train", *args)
+
+
 def run_command(*args, cwd=None):
     """Runs `python -m jaxnn ARGS` in a new process, as a user would."""
     return subprocess.run(

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 import jaxnn
-from jaxnn.cli import resume as resume_lib
-from tests.cli.conftest import ENV, invoke
+from tests.cli.conftest import ENV, KilledError, invoke, train_killed_after_epoch
 
 QUIET = ("--no-plots", "--no-tensorboard", "-q")
 XOR = ("--data", "xor", "--epochs", "150", "--seed", "3", "--batch-size", "16")
@@ -94,10 +93,6 @@ def test_a_run_killed_before_its_first_epoch_ended_starts_afresh(tmp_path, unint
     assert (folder / "history.csv").read_text() == (uninterrupted / "history.csv").read_text()
 
 
-class KilledError(Exception):
-    """Stands for a SIGKILL right after an epoch's checkpoint was written."""
-
-
 def test_early_stopping_resumes_its_patience_and_best_weights(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)  # random labels: the validation loss rises after epoch 1
     data = tmp_path / "noise.npz"
@@ -110,17 +105,8 @@ def test_early_stopping_resumes_its_patience_and_best_weights(tmp_path, monkeypa
     val_loss = np.loadtxt(whole / "history.csv", delimiter=",", skiprows=1, usecols=-1)
     assert 2 < stopped_after < 100 and np.argmin(val_loss) < stopped_after - 2
 
-    save = resume_lib.RunCheckpoint.on_epoch_end
-
-    def save_then_die(self, epoch, logs, run):
-        save(self, epoch, logs, run)
-        if epoch == 1:
-            raise KilledError
-
     folder = tmp_path / "cut"
-    with monkeypatch.context() as patch:
-        patch.setattr(resume_lib.RunCheckpoint, "on_epoch_end", save_then_die)
-        result = invoke("train", *options, "--out", folder)
+    result = train_killed_after_epoch(monkeypatch, *options, "--out", folder)
     assert isinstance(result.exception, KilledError)
     assert sorted(p.name for p in (folder / "checkpoint").iterdir()) == [
         "best-0001.msgpack",

@@ -20,14 +20,6 @@ SPEC = "dense(8,tanh) dropout({0.0,0.4}) dense(2)"
 RATES = (0.0, 0.4)
 
 
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(90, 4)).astype("float32")
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32")
-    return x, y
-
-
 def max_difference(a, b):
     leaves_a, leaves_b = jax.tree.leaves(a), jax.tree.leaves(b)
     assert len(leaves_a) == len(leaves_b)

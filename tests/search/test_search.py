@@ -22,14 +22,6 @@ LOSS = "softmax_cross_entropy"
 COMMON = {"loss": LOSS, "metrics": ["accuracy"], "epochs": 3, "batch_size": 16, "verbose": 0}
 
 
-@pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(90, 4)).astype("float32")
-    y = (x[:, 0] + 0.5 * x[:, 1] > 0).astype("int32")
-    return x, y
-
-
 def model():
     return jaxnn.serial(Dense(8), jnp.tanh, Dense(2))
 
