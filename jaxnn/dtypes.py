@@ -25,7 +25,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["cast_floating", "compute_in", "dtype_name"]
+__all__ = ["cast_floating", "compute_in", "dtype_name", "layer_dtypes"]
 
 
 def dtype_name(value: Any, *, where: str, arg: str, optional: bool = False) -> str | None:
@@ -50,8 +50,11 @@ def dtype_name(value: Any, *, where: str, arg: str, optional: bool = False) -> s
         ...
         ValueError: Dense 'd': param_dtype must be a floating dtype (float32, bfloat16, float16, float64); got 'int32'.
     """  # noqa: E501
-    if value is None and optional:
-        return None
+    return None if value is None and optional else _name(value, where, arg, optional)
+
+
+def _name(value: Any, where: str, arg: str, optional: bool) -> str:
+    """:func:`dtype_name` of a value that is not an allowed ``None``."""
     try:
         dtype = jnp.dtype(value) if value is not None else None
     except TypeError:
@@ -61,6 +64,20 @@ def dtype_name(value: Any, *, where: str, arg: str, optional: bool = False) -> s
         allowed = "float32, bfloat16, float16, float64" + (" or None" if optional else "")
         raise ValueError(f"{where}: {arg} must be a floating dtype ({allowed}); got {got!r}.")
     return dtype.name
+
+
+def layer_dtypes(dtype: Any, param_dtype: Any, *, where: str) -> tuple[str | None, str]:
+    """A layer's ``(dtype, param_dtype)`` arguments as names, checked by :func:`dtype_name`.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> layer_dtypes(None, jnp.float32, where="Dense 'd'")
+        (None, 'float32')
+    """
+    return (
+        dtype_name(dtype, where=where, arg="dtype", optional=True),
+        _name(param_dtype, where, "param_dtype", False),
+    )
 
 
 def cast_floating(tree: Any, dtype: Any) -> Any:

@@ -42,7 +42,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
-from jaxnn.dtypes import compute_in, dtype_name
+from jaxnn.dtypes import compute_in, layer_dtypes
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["MultiHeadAttention", "attention_weights", "rotary_embedding"]
@@ -221,8 +221,7 @@ def MultiHeadAttention(
     if rope and not rope_base > 0:
         raise ValueError(f"{where}: rope_base must be > 0; got {rope_base!r}.")
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
 
     def shapes(parts: dict[str, Any]) -> dict[str, Shape]:
         out: dict[str, Shape] = {}

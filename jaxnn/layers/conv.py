@@ -36,7 +36,7 @@ import numpy as np
 
 from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
-from jaxnn.dtypes import compute_in, dtype_name
+from jaxnn.dtypes import compute_in, layer_dtypes
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = [
@@ -338,8 +338,7 @@ def _conv(
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     b_init = initializers.get(bias_init, where=f"{where} bias_init")
     axes = _axes(rank)
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")
@@ -555,8 +554,7 @@ def _make_transpose(rank: int, kind: str, default_name: str) -> Callable[..., La
         stride = per_axis(strides, rank, where, "strides")
         dil = per_axis(dilation, rank, where, "dilation")
         pads = transpose_padding(padding, kernel, stride, dil, where)
-        dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-        param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+        dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
         inner = _conv(
             rank, kind, filters, kernel, strides=1, padding=pads, dilation=dil,
             input_dilation=stride, groups=1, use_bias=use_bias, activation=activation,

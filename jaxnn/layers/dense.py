@@ -10,7 +10,7 @@ import jax.numpy as jnp
 
 from jaxnn import activations, initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
-from jaxnn.dtypes import compute_in, dtype_name
+from jaxnn.dtypes import compute_in, layer_dtypes
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
 __all__ = ["Dense"]
@@ -69,8 +69,7 @@ def Dense(
     phi = None if activation is None else activations.get(activation)
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     b_init = initializers.get(bias_init, where=f"{where} bias_init")
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
-from jaxnn.dtypes import compute_in, dtype_name
+from jaxnn.dtypes import compute_in, layer_dtypes
 from jaxnn.encoding import check_labels
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
@@ -74,8 +74,7 @@ def Embedding(
     check_positive_int(num_embeddings, where=where, arg="num_embeddings")
     check_positive_int(features, where=where, arg="features")
     table_init = initializers.get(embedding_init, where=f"{where} embedding_init")
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
         check_key(key, where=f"{where}.init")

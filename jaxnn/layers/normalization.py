@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn.core import Layer, as_shape, check_positive_int, expand_to
-from jaxnn.dtypes import dtype_name
+from jaxnn.dtypes import layer_dtypes
 from jaxnn.masking import check_batch_mask
 from jaxnn.types import Array, Params, PRNGKey, Shape, State
 
@@ -167,8 +167,7 @@ def BatchNorm(
         ([[-1.0, -1.0], [1.0, 1.0]], True)
     """
     where = f"BatchNorm '{name}'"
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"{where}: momentum must be in [0, 1]; got {momentum}.")
     _check_epsilon(epsilon, where)
@@ -269,8 +268,7 @@ def LayerNorm(
         Array([[-1.,  1.]], dtype=float32)
     """
     where = f"LayerNorm '{name}'"
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
     _check_epsilon(epsilon, where)
 
     def init(key: PRNGKey, input_shape: Any) -> tuple[Shape, Params, State]:
@@ -416,8 +414,7 @@ def RMSNorm(
         Zhang & Sennrich, "Root Mean Square Layer Normalization", NeurIPS 2019.
     """
     where = f"RMSNorm '{name}'"
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
     _check_epsilon(epsilon, where)
     axes = _check_axis(axis, where)
 
@@ -532,8 +529,7 @@ def GroupNorm(
         Wu & He, "Group Normalization", ECCV 2018.
     """
     where = f"GroupNorm '{name}'"
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
     groups = check_positive_int(groups, where=where, arg="groups")
     _check_epsilon(epsilon, where)
 

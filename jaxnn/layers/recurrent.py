@@ -39,7 +39,7 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int, expand_to
-from jaxnn.dtypes import compute_in, dtype_name
+from jaxnn.dtypes import compute_in, layer_dtypes
 from jaxnn.types import Array, Params, PRNGKey, State
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
@@ -163,8 +163,7 @@ def _recurrent(
     param_dtype: Any = jnp.float32,
 ) -> Layer:
     where = f"{kind} '{name}'"
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
     check_positive_int(units, where=where, arg="units")
     w_init = initializers.get(kernel_init, where=f"{where} kernel_init")
     h_init = initializers.get(recurrent_init, where=f"{where} recurrent_init")

@@ -30,7 +30,7 @@ import numpy as np
 from jaxnn import activations, initializers
 from jaxnn.combinators import residual, serial
 from jaxnn.core import Layer, as_shape, check_key, check_positive_int
-from jaxnn.dtypes import compute_in, dtype_name
+from jaxnn.dtypes import compute_in, layer_dtypes
 from jaxnn.layers.attention import MultiHeadAttention
 from jaxnn.layers.dense import Dense
 from jaxnn.layers.dropout import Dropout
@@ -116,8 +116,7 @@ def PositionalEmbedding(
     if kind not in _KINDS:
         raise ValueError(f"{where}: kind must be one of {sorted(_KINDS)}; got {kind!r}.")
     table_init = initializers.get(embedding_init, where=f"{where} embedding_init")
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
 
     def check(shape: Shape) -> None:
         if shape[1] > max_length:
@@ -263,8 +262,7 @@ def TransformerBlock(
         activations.get(activation)
     except (TypeError, ValueError) as error:
         raise type(error)(f"{where}: activation: {error}") from error
-    dtype = dtype_name(dtype, where=where, arg="dtype", optional=True)
-    param_dtype = dtype_name(param_dtype, where=where, arg="param_dtype")
+    dtype, param_dtype = layer_dtypes(dtype, param_dtype, where=where)
     dtypes = {"dtype": dtype, "param_dtype": param_dtype}
 
     @functools.lru_cache(maxsize=8)

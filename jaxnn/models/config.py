@@ -299,9 +299,7 @@ def _dtype_arguments(type_name: str, arguments: dict[str, Any]) -> dict[str, Any
     Files written before layers had a separate compute dtype stored the parameters' dtype as
     ``dtype`` (the layer computed as its input and parameters promote); they load as that.
     """
-    if type_name not in _builtin_types() or "dtype" not in arguments:
-        return arguments
-    if "param_dtype" in arguments:
+    if "dtype" not in arguments or "param_dtype" in arguments or type_name not in _builtin_types():
         return arguments
     return {**arguments, "dtype": None, "param_dtype": arguments["dtype"]}
 
