@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import numpy as np
 
 __all__ = [
     "DEBUG_KEY",
@@ -106,6 +107,19 @@ def _cell(value: Any) -> str:
 
 def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def scores(result: dict[str, Any], samples: int) -> dict[str, Any]:
+    """The scalar metrics of :func:`jaxnn.evaluate`'s result and the ``samples`` they cover.
+
+    Per-class metrics (arrays) are left out: ``test.json`` and ``jaxnn evaluate`` print one
+    number per name.
+
+    Example:
+        >>> scores({"loss": 0.5, "recall": [0.9, 0.1]}, 8)
+        {'loss': 0.5, 'samples': 8}
+    """
+    return {**{k: v for k, v in result.items() if np.ndim(v) == 0}, "samples": samples}
 
 
 def list_files(paths: Iterable[Path]) -> str:

@@ -9,7 +9,7 @@ import click
 import numpy as np
 
 from jaxnn.checkpoint import json_text
-from jaxnn.cli.common import UserError, debug_option, load_saved, unsafe_option
+from jaxnn.cli.common import UserError, debug_option, load_saved, scores, unsafe_option
 from jaxnn.cli.datasets import Dataset, Preprocessing, load_run_data
 from jaxnn.cli.models import adapt_targets, trained_loss
 from jaxnn.cli.rundir import open_run
@@ -110,8 +110,7 @@ def evaluate(run: Path, split: str, batch_size: int, as_json: bool, **data: Any)
             batch_size=batch_size,
             **options,
         )
-        values = {k: v for k, v in result.items() if np.ndim(v) == 0}
-        values["samples"] = len(x)
+        values = scores(result, len(x))
     if as_json:
         click.echo(json_text(values))
         return

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from jaxnn.cli import user_code
-from jaxnn.cli.common import UserError
+from jaxnn.cli.common import UserError, scores
 from jaxnn.train import evaluate
 from jaxnn.train.grain_input import grain_module
 from jaxnn.train.streams import BatchStream
@@ -208,10 +208,8 @@ class GrainData(NamedTuple):
         if self.test is None:
             return None
         values = evaluate(model, train_state, self.test, **kwargs)
-        values = {k: v for k, v in values.items() if np.ndim(v) == 0}
         stream = BatchStream(self.test, where=f"--data {self.name!r} (test dataset)")
-        values["samples"] = int(sum(float(b[3].sum()) for b in stream.epoch(0)))
-        return values
+        return scores(values, int(sum(float(b[3].sum()) for b in stream.epoch(0))))
 
 
 def _kind(dataset: Any) -> str:

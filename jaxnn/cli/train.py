@@ -14,7 +14,7 @@ import numpy as np
 
 from jaxnn import callbacks as callbacks_lib
 from jaxnn import losses, optimizers
-from jaxnn.cli.common import UserError, debug_option, list_files, note
+from jaxnn.cli.common import UserError, debug_option, list_files, note, scores
 from jaxnn.cli.datasets import (
     PREPROCESSING_FILE,
     Dataset,
@@ -400,8 +400,7 @@ def _test(plan: _Plan, train_state: Any, folder: Path) -> tuple[dict[str, Any], 
         return {}, []
     y = adapt_targets(dataset.y_test, plan.loss)
     result = evaluate(plan.model, train_state, (dataset.x_test, y), loss=plan.loss, metrics=metrics)
-    values = {k: v for k, v in result.items() if np.ndim(v) == 0}
-    values["samples"] = len(dataset.x_test)
+    values = scores(result, len(dataset.x_test))
     return values, [write_json_file(folder / "test.json", values)]
 
 
