@@ -25,7 +25,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-__all__ = ["cast_floating", "compute_in", "dtype_name", "layer_dtypes"]
+__all__ = ["FLOATING", "cast_floating", "compute_in", "dtype_name", "layer_dtypes"]
+
+# The floating dtypes a layer may keep parameters in or compute in (NumPy's float128 and the
+# float8 formats are floating too, but JAX's layers do not compute in them).
+FLOATING = ("float32", "bfloat16", "float16", "float64")
 
 
 def dtype_name(value: Any, *, where: str, arg: str, optional: bool = False) -> str | None:
@@ -59,9 +63,9 @@ def _name(value: Any, where: str, arg: str, optional: bool) -> str:
         dtype = jnp.dtype(value) if value is not None else None
     except TypeError:
         dtype = None
-    if dtype is None or not jnp.issubdtype(dtype, jnp.floating):
+    if dtype is None or dtype.name not in FLOATING:
         got = value if isinstance(value, str) else getattr(value, "__name__", value)
-        allowed = "float32, bfloat16, float16, float64" + (" or None" if optional else "")
+        allowed = ", ".join(FLOATING) + (" or None" if optional else "")
         raise ValueError(f"{where}: {arg} must be a floating dtype ({allowed}); got {got!r}.")
     return dtype.name
 

@@ -175,6 +175,11 @@ def test_fit_trains_a_model_with_a_bfloat16_layer():
             {"dtype": "half-ish"},
             r"Dense 'dense': dtype must be a floating dtype .*; got 'half-ish'",
         ),
+        (
+            {"param_dtype": "float128"},  # NumPy's, floating, but no JAX layer computes in it
+            r"param_dtype must be a floating dtype \(float32, bfloat16, float16, float64\); "
+            r"got 'float128'",
+        ),
     ],
 )
 def test_a_dtype_that_is_not_floating_is_named(kwargs, match):
@@ -206,3 +211,14 @@ def test_compute_in_leaves_integers_and_none_alone():
     ids, x = dtypes.compute_in("float16", jnp.arange(3), jnp.ones(2))
     assert ids.dtype == jnp.int32 and x.dtype == jnp.float16
     assert dtypes.compute_in(None, jnp.ones(2, jnp.bfloat16)).dtype == jnp.bfloat16
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [{"names": ["a"], "formats": ["f4"]}, "V1000000000", "object", ["f4", 3], "float128"],
+)
+def test_a_model_file_naming_a_strange_dtype_is_refused_before_anything_is_built(hostile):
+    # A shared file's config is untrusted: a structured, void or object dtype is named, not built.
+    config = {"type": "Dense", "units": 2, "dtype": None, "param_dtype": hostile, "name": "d"}
+    with pytest.raises(ValueError, match=r"load_model: model \(Dense\): Dense 'd': param_dtype"):
+        from_config(config)
